@@ -1,0 +1,1 @@
+"""Engines turn (image, instruction) into an edited image."""

@@ -1,0 +1,41 @@
+"""The engine interface: one method, `edit(image, prompt, options) -> EditResult`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class EditOptions:
+    """What the request asked for, beyond the prompt."""
+
+    model: str
+    aspect_ratio: str
+    width: int
+    height: int
+    seed: int | None = None
+    output_format: Literal["png", "jpeg"] = "png"
+
+
+@dataclass
+class EditResult:
+    """The edited image plus human-readable notes for the response's `warnings`."""
+
+    image: Image.Image
+    warnings: list[str] = field(default_factory=list)
+    engine: str = ""
+
+
+class Engine(Protocol):
+    """Edits an already prepared RGB image (sized for the aspect ratio) per an instruction.
+
+    Raises imagine.errors.TaskFailed subclasses (ContentPolicyViolation, UpstreamFailed,
+    UpstreamUnavailable, UpstreamTimeout) for failures the client should see.
+    """
+
+    async def edit(self, image: Image.Image, prompt: str, options: EditOptions) -> EditResult:
+        """Return the edited image."""
+        ...

@@ -1,0 +1,1 @@
+"""The offline engine: deterministic classical edits, no weights, no network."""

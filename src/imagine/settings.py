@@ -1,0 +1,185 @@
+"""Typed settings: every knob of the service, read from `IMAGINE_*` environment variables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_csv(value: object) -> object:
+    """Accept `a,b,c` strings for list settings (JSON lists still work)."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("["):
+            import json
+
+            return json.loads(stripped)
+        return [part.strip() for part in stripped.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """All configuration of one imagine process. Field docs double as the README table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IMAGINE_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- where state lives -------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path("./imagine-data"),
+        description="Directory for the SQLite database and stored outputs.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default sqlite+aiosqlite:///$IMAGINE_DATA_DIR/imagine.db."
+        " PostgreSQL: postgresql+asyncpg://user@host/db.",
+    )
+    output_dir: Path | None = Field(
+        default=None, description="Directory for output images; default $IMAGINE_DATA_DIR/outputs."
+    )
+
+    # --- HTTP ----------------------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", description="Address `imagine serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `imagine serve` binds to.")
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL used in returned image_url values; default http://<host>:<port>.",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        description="Largest accepted API request body (data: URIs make bodies big).",
+    )
+
+    # --- outputs ---------------------------------------------------------------------------
+    output_ttl: timedelta = Field(
+        default=timedelta(days=14),
+        description="How long output URLs live (seconds or ISO 8601, e.g. P14D).",
+    )
+    sweep_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between background sweeps of expired outputs."
+    )
+    reservation_timeout: timedelta = Field(
+        default=timedelta(minutes=15),
+        description="A task still running after this long is failed and its credits released"
+        " (covers crashes mid-request).",
+    )
+
+    # --- accounts ----------------------------------------------------------------------------
+    bootstrap_email: str = Field(
+        default="admin@localhost", description="Email of the account created on first start."
+    )
+    bootstrap_credits: int = Field(
+        default=1000, ge=0, description="Credits of the account created on first start."
+    )
+
+    # --- prompts ---------------------------------------------------------------------------------
+    non_english: Literal["warn", "reject"] = Field(
+        default="warn",
+        description="What to do with a prompt that is confidently not English: warn or reject (400).",
+    )
+    max_prompt_chars: int = Field(default=4000, ge=1, description="Longest accepted prompt.")
+
+    # --- fetching images ----------------------------------------------------------------------
+    fetch_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated hosts/CIDRs that may be fetched even though private or"
+        " loopback, e.g. 127.0.0.1/32 for local use.",
+    )
+    fetch_max_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="Largest image download, enforced while streaming."
+    )
+    fetch_connect_timeout: float = Field(default=5.0, gt=0, description="Connect timeout, seconds.")
+    fetch_deadline: float = Field(
+        default=30.0, gt=0, description="Total time allowed for one download, seconds."
+    )
+    fetch_max_redirects: int = Field(default=3, ge=0, le=10, description="Redirect hops followed.")
+    max_image_pixels: int = Field(
+        default=40_000_000, ge=1, description="Largest decoded image, in pixels (bomb guard)."
+    )
+
+    # --- engines -----------------------------------------------------------------------------------
+    engines: dict[str, Annotated[list[str], NoDecode]] = Field(
+        default_factory=dict,
+        description="Per model, the ordered engine list, e.g."
+        " IMAGINE_ENGINES__FLUX_KONTEXT_MAX=bfl,fal. Unset models use the default engine.",
+    )
+    default_engine: str = Field(
+        default="offline", description="Engine used by models with no explicit engine list."
+    )
+    allow_offline_fallback: bool = Field(
+        default=True,
+        description="Serve a model with the offline engine when none of its engines has a key.",
+    )
+    upstream_deadline: float = Field(
+        default=120.0, gt=0, description="Seconds an upstream engine may take before 504."
+    )
+    bfl_api_key: str | None = Field(default=None, description="Black Forest Labs API key.")
+    bfl_base_url: str = Field(default="https://api.bfl.ai", description="BFL API base URL.")
+    bfl_delivery_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["bfl.ai", "*.bfl.ai"],
+        description="Hosts (wildcards allowed) BFL polling/result URLs may point at.",
+    )
+    bfl_safety_tolerance: int = Field(default=2, ge=0, le=6, description="BFL safety_tolerance.")
+    fal_api_key: str | None = Field(default=None, description="fal API key.")
+    fal_base_url: str = Field(default="https://queue.fal.run", description="fal queue base URL.")
+    replicate_api_token: str | None = Field(default=None, description="Replicate API token.")
+    replicate_base_url: str = Field(
+        default="https://api.replicate.com", description="Replicate API base URL."
+    )
+
+    # --- webhooks ------------------------------------------------------------------------------------
+    webhook_timeout: float = Field(default=15.0, gt=0, le=15, description="Per-attempt timeout.")
+    webhook_poll_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between outbox polls of the delivery loop."
+    )
+    run_worker_in_process: bool = Field(
+        default=True,
+        description="Run webhook delivery and sweeping inside `imagine serve` (off when"
+        " separate `imagine worker` processes do it).",
+    )
+
+    # --- logging ---------------------------------------------------------------------------------------
+    log_level: str = Field(default="INFO", description="Log level.")
+
+    @field_validator("fetch_allow", "bfl_delivery_hosts", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("engines", mode="before")
+    @classmethod
+    def _engines(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {
+                str(k).lower().replace("_", "-"): _split_csv(v) for k, v in value.items()
+            }
+        return value
+
+    def resolved_database_url(self) -> str:
+        """The database URL in force (SQLite under data_dir unless overridden)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'imagine.db').resolve()}"
+
+    def resolved_output_dir(self) -> Path:
+        """Directory of the local output store."""
+        return self.output_dir or (self.data_dir / "outputs")
+
+    def resolved_public_url(self) -> str:
+        """Base URL for links handed to clients, without a trailing slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - only building a display URL
+            host = "127.0.0.1"
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
