@@ -32,7 +32,7 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    # --- where state lives -------------------------------------------------------------
+    # --- where state lives ---
     data_dir: Path = Field(
         default=Path("./imagine-data"),
         description="Directory for the SQLite database and stored outputs.",
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         default=None, description="Directory for output images; default $IMAGINE_DATA_DIR/outputs."
     )
 
-    # --- HTTP ----------------------------------------------------------------------------
+    # --- HTTP ---
     host: str = Field(default="127.0.0.1", description="Address `imagine serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `imagine serve` binds to.")
     public_url: str | None = Field(
@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         description="Largest accepted API request body (data: URIs make bodies big).",
     )
 
-    # --- outputs ---------------------------------------------------------------------------
+    # --- outputs ---
     output_ttl: timedelta = Field(
         default=timedelta(days=14),
         description="How long output URLs live (seconds or ISO 8601, e.g. P14D).",
@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         " (covers crashes mid-request).",
     )
 
-    # --- accounts ----------------------------------------------------------------------------
+    # --- accounts ---
     bootstrap_email: str = Field(
         default="admin@localhost", description="Email of the account created on first start."
     )
@@ -80,21 +80,24 @@ class Settings(BaseSettings):
         default=1000, ge=0, description="Credits of the account created on first start."
     )
 
-    # --- prompts ---------------------------------------------------------------------------------
+    # --- prompts ---
     non_english: Literal["warn", "reject"] = Field(
         default="warn",
-        description="What to do with a prompt that is confidently not English: warn or reject (400).",
+        description="What to do with a prompt that is confidently not English:"
+        " warn or reject (400).",
     )
     max_prompt_chars: int = Field(default=4000, ge=1, description="Longest accepted prompt.")
 
-    # --- fetching images ----------------------------------------------------------------------
+    # --- fetching images ---
     fetch_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated hosts/CIDRs that may be fetched even though private or"
         " loopback, e.g. 127.0.0.1/32 for local use.",
     )
     fetch_max_bytes: int = Field(
-        default=20 * 1024 * 1024, ge=1, description="Largest image download, enforced while streaming."
+        default=20 * 1024 * 1024,
+        ge=1,
+        description="Largest image download, enforced while streaming.",
     )
     fetch_connect_timeout: float = Field(default=5.0, gt=0, description="Connect timeout, seconds.")
     fetch_deadline: float = Field(
@@ -105,7 +108,7 @@ class Settings(BaseSettings):
         default=40_000_000, ge=1, description="Largest decoded image, in pixels (bomb guard)."
     )
 
-    # --- engines -----------------------------------------------------------------------------------
+    # --- engines ---
     engines: dict[str, Annotated[list[str], NoDecode]] = Field(
         default_factory=dict,
         description="Per model, the ordered engine list, e.g."
@@ -135,7 +138,7 @@ class Settings(BaseSettings):
         default="https://api.replicate.com", description="Replicate API base URL."
     )
 
-    # --- webhooks ------------------------------------------------------------------------------------
+    # --- webhooks ---
     webhook_timeout: float = Field(default=15.0, gt=0, le=15, description="Per-attempt timeout.")
     webhook_poll_interval: float = Field(
         default=1.0, gt=0, description="Seconds between outbox polls of the delivery loop."
@@ -146,7 +149,7 @@ class Settings(BaseSettings):
         " separate `imagine worker` processes do it).",
     )
 
-    # --- logging ---------------------------------------------------------------------------------------
+    # --- logging ---
     log_level: str = Field(default="INFO", description="Log level.")
 
     @field_validator("fetch_allow", "bfl_delivery_hosts", mode="before")
@@ -158,9 +161,7 @@ class Settings(BaseSettings):
     @classmethod
     def _engines(cls, value: object) -> object:
         if isinstance(value, dict):
-            return {
-                str(k).lower().replace("_", "-"): _split_csv(v) for k, v in value.items()
-            }
+            return {str(k).lower().replace("_", "-"): _split_csv(v) for k, v in value.items()}
         return value
 
     def resolved_database_url(self) -> str:

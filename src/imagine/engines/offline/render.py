@@ -47,7 +47,7 @@ _EDITS: list[tuple[str, str, Edit]] = [
 
 _FILLER = {
     "a", "an", "the", "and", "to", "it", "make", "image", "photo", "picture", "please", "more",
-    "bit", "little", "slightly", "very", "much", "of", "this", "more", "add", "apply", "with",
+    "bit", "little", "slightly", "very", "much", "of", "this", "add", "apply", "with",
     "some", "effect", "filter", "turn", "into", "look", "in", "on", "is", "be",
 }
 

@@ -1,0 +1,1 @@
+"""Accounts, API keys, plans and the credit ledger."""

@@ -1,0 +1,203 @@
+"""All SQL about accounts, keys and the ledger. Callers own the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from imagine.accounts import keys
+from imagine.db.schema import Account, ApiKey, LedgerEntry, Task
+
+
+@dataclass(frozen=True)
+class CreatedAccount:
+    """A new account and its one-time-visible API key."""
+
+    account: Account
+    api_key: str
+
+
+async def create_account(
+    session: AsyncSession, *, email: str, plan: str, credits: int, now: datetime
+) -> CreatedAccount:
+    """Insert an account with an initial grant and a first API key."""
+    account = Account(id=str(uuid.uuid4()), email=email, plan=plan, credits=0, created_at=now)
+    session.add(account)
+    await session.flush()
+    if credits:
+        await grant(session, account.id, credits, now=now, note="initial credits")
+    key = await create_key(session, account.id, now=now)
+    await session.refresh(account)
+    return CreatedAccount(account, key)
+
+
+async def create_key(session: AsyncSession, account_id: str, *, now: datetime) -> str:
+    """Create an API key for the account; returns the raw key (shown once)."""
+    raw = keys.new_key()
+    session.add(
+        ApiKey(
+            id=str(uuid.uuid4()),
+            account_id=account_id,
+            prefix=keys.display_prefix(raw),
+            key_hash=keys.hash_key(raw),
+            created_at=now,
+        )
+    )
+    await session.flush()
+    return raw
+
+
+async def account_for_key(session: AsyncSession, raw_key: str) -> Account | None:
+    """The account owning an unrevoked key, looked up by hash (no timing leak on the key)."""
+    digest = keys.hash_key(raw_key)
+    row = (
+        await session.execute(
+            select(ApiKey, Account)
+            .join(Account, Account.id == ApiKey.account_id)
+            .where(ApiKey.key_hash == digest)
+        )
+    ).first()
+    if row is None:
+        return None
+    api_key, account = row
+    if api_key.revoked_at is not None or not keys.hashes_match(api_key.key_hash, digest):
+        return None
+    return account
+
+
+async def account_by_email(session: AsyncSession, email: str) -> Account | None:
+    """Find an account by email (case-insensitive)."""
+    return (
+        await session.execute(select(Account).where(func.lower(Account.email) == email.lower()))
+    ).scalar_one_or_none()
+
+
+async def account_by_id(session: AsyncSession, account_id: str) -> Account | None:
+    """Find an account by id."""
+    return await session.get(Account, account_id)
+
+
+async def count_accounts(session: AsyncSession) -> int:
+    """How many accounts exist."""
+    return int((await session.execute(select(func.count(Account.id)))).scalar_one())
+
+
+async def revoke_keys_with_prefix(session: AsyncSession, prefix: str, *, now: datetime) -> int:
+    """Revoke every unrevoked key whose display prefix starts with `prefix`."""
+    result = await session.execute(
+        update(ApiKey)
+        .where(ApiKey.prefix.startswith(prefix, autoescape=True), ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def finished_task_count(session: AsyncSession, account_id: str) -> int:
+    """Images the account has made (finished tasks)."""
+    return int(
+        (
+            await session.execute(
+                select(func.count(Task.id)).where(
+                    Task.account_id == account_id, Task.status == "finished"
+                )
+            )
+        ).scalar_one()
+    )
+
+
+async def _balance(session: AsyncSession, account_id: str) -> int:
+    return int(
+        (
+            await session.execute(select(Account.credits).where(Account.id == account_id))
+        ).scalar_one()
+    )
+
+
+async def _record(
+    session: AsyncSession,
+    account_id: str,
+    kind: str,
+    amount: int,
+    *,
+    now: datetime,
+    task_id: str | None = None,
+    note: str | None = None,
+) -> None:
+    session.add(
+        LedgerEntry(
+            account_id=account_id,
+            task_id=task_id,
+            kind=kind,
+            amount=amount,
+            balance_after=await _balance(session, account_id),
+            note=note,
+            created_at=now,
+        )
+    )
+    await session.flush()
+
+
+async def grant(
+    session: AsyncSession, account_id: str, amount: int, *, now: datetime, note: str | None = None
+) -> int:
+    """Add (or, negative, remove down to zero at most) credits; returns the new balance."""
+    result = await session.execute(
+        update(Account)
+        .where(Account.id == account_id, Account.credits + amount >= 0)
+        .values(credits=Account.credits + amount)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ValueError("the balance cannot go below zero")
+    await _record(session, account_id, "grant", amount, now=now, note=note)
+    return await _balance(session, account_id)
+
+
+async def reserve(
+    session: AsyncSession, account_id: str, amount: int, *, task_id: str, now: datetime
+) -> bool:
+    """Take `amount` from the balance if it is there; one atomic conditional UPDATE."""
+    result = await session.execute(
+        update(Account)
+        .where(Account.id == account_id, Account.credits >= amount)
+        .values(credits=Account.credits - amount)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await _record(session, account_id, "reserve", -amount, now=now, task_id=task_id)
+    return True
+
+
+async def release(
+    session: AsyncSession, account_id: str, amount: int, *, task_id: str, now: datetime
+) -> None:
+    """Give a reservation back."""
+    await session.execute(
+        update(Account).where(Account.id == account_id).values(credits=Account.credits + amount)
+    )
+    await _record(session, account_id, "release", amount, now=now, task_id=task_id)
+
+
+async def commit_charge(
+    session: AsyncSession, account_id: str, amount: int, *, task_id: str, now: datetime
+) -> None:
+    """Make a reservation final: the balance was already reduced, record the charge."""
+    await _record(
+        session, account_id, "commit", 0, now=now, task_id=task_id, note=f"charged {amount}"
+    )
+
+
+async def ledger_sum(session: AsyncSession, account_id: str) -> int:
+    """Sum of every ledger change; always equals the account's balance."""
+    return int(
+        (
+            await session.execute(
+                select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+                    LedgerEntry.account_id == account_id
+                )
+            )
+        ).scalar_one()
+    )

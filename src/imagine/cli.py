@@ -1,0 +1,192 @@
+"""The `imagine` command: serve, admin of accounts/credits/keys, sweeping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import structlog
+import typer
+import uvicorn
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from imagine import admin
+from imagine.clock import SystemClock
+from imagine.db.engine import create_engine, session_factory
+from imagine.db.migrate import upgrade
+from imagine.settings import Settings
+
+T = TypeVar("T")
+
+app = typer.Typer(help="imagine: self-hostable image-editing API.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+credits_app = typer.Typer(help="Manage credits.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(credits_app, name="credits")
+app.add_typer(keys_app, name="keys")
+
+
+def configure_logging(level: str) -> None:
+    """Readable structured logs on stderr."""
+    logging.basicConfig(level=level.upper(), format="%(message)s")
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+    )
+
+
+def _with_db(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    """Run `work` against a migrated database, then close it."""
+
+    async def _run() -> T:
+        engine = create_engine(settings.resolved_database_url())
+        try:
+            await upgrade(engine)
+            return await work(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(_run())
+
+
+def _admin(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    try:
+        return _with_db(settings, work)
+    except admin.AdminError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (IMAGINE_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (IMAGINE_PORT)")] = None,
+) -> None:
+    """Start the API (migrates the database; creates a first account on a fresh one)."""
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    configure_logging(settings.log_level)
+    clock = SystemClock()
+    key = _with_db(
+        settings,
+        lambda s: admin.ensure_bootstrap_account(
+            s, clock, email=settings.bootstrap_email, credits=settings.bootstrap_credits
+        ),
+    )
+    console = Console()
+    if key is not None:
+        console.print(
+            f"Created account [bold]{settings.bootstrap_email}[/bold] with"
+            f" {settings.bootstrap_credits} credits. Its API key (shown once):"
+        )
+        console.print(key, soft_wrap=True, highlight=False)
+    console.print(f"imagine listening on {settings.resolved_public_url()}")
+    from imagine.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
+
+
+@accounts_app.command("create")
+def accounts_create(
+    email: Annotated[str, typer.Option(help="Account email")],
+    credits: Annotated[int, typer.Option(help="Initial credits")] = 0,
+    plan: Annotated[str, typer.Option(help="basic | starter | growth")] = "basic",
+) -> None:
+    """Create an account; prints its API key as the last line."""
+    settings = Settings()
+    key = _admin(
+        settings,
+        lambda s: admin.create_account(s, SystemClock(), email=email, credits=credits, plan=plan),
+    )
+    typer.echo(f"Created account {email} ({plan}, {credits} credits). API key:")
+    typer.echo(key)
+
+
+@accounts_app.command("show")
+def accounts_show(email: Annotated[str, typer.Option(help="Account email")]) -> None:
+    """Show an account's plan, balance and ledger sum."""
+    summary = _admin(Settings(), lambda s: admin.show_account(s, email=email))
+    typer.echo(f"id:       {summary.id}")
+    typer.echo(f"email:    {summary.email}")
+    typer.echo(f"plan:     {summary.plan}")
+    typer.echo(f"credits:  {summary.credits}")
+    typer.echo(f"ledger:   {summary.ledger_sum}")
+
+
+@credits_app.command("add")
+def credits_add(
+    amount: Annotated[int, typer.Argument(help="Credits to add (negative to remove)")],
+    email: Annotated[str, typer.Option(help="Account email")],
+) -> None:
+    """Add credits to an account (a ledger row)."""
+    balance = _admin(
+        Settings(), lambda s: admin.add_credits(s, SystemClock(), email=email, amount=amount)
+    )
+    typer.echo(f"{email}: balance {balance}")
+
+
+@keys_app.command("create")
+def keys_create(email: Annotated[str, typer.Option(help="Account email")]) -> None:
+    """Issue another API key for an account; prints it as the last line."""
+    key = _admin(Settings(), lambda s: admin.new_key(s, SystemClock(), email=email))
+    typer.echo(key)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key, or its first 12+ characters")],
+) -> None:
+    """Revoke the API keys starting with PREFIX."""
+    count = _admin(Settings(), lambda s: admin.revoke_keys(s, SystemClock(), prefix=prefix))
+    if count == 0:
+        Console(stderr=True).print("[red]error:[/red] no active key starts with that prefix")
+        raise typer.Exit(1)
+    typer.echo(f"revoked {count} key(s)")
+
+
+@app.command()
+def sweep() -> None:
+    """Delete expired outputs' bytes now (the server also does this in the background)."""
+    from imagine.services import build_services
+    from imagine.storage.sweeper import sweep_expired
+
+    settings = Settings()
+
+    async def _run() -> int:
+        services = build_services(settings)
+        try:
+            await upgrade(services.db)
+            return await sweep_expired(services.sessions, services.store, services.clock)
+        finally:
+            await services.close()
+
+    typer.echo(f"deleted {asyncio.run(_run())} expired output(s)")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

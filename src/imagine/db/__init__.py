@@ -1,0 +1,1 @@
+"""Database engine, schema and migrations."""

@@ -1,0 +1,27 @@
+"""Run Alembic migrations programmatically on an async engine (on start and in tests)."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def alembic_config() -> Config:
+    """Alembic configuration pointing at the migrations packaged with imagine."""
+    cfg = Config()
+    cfg.set_main_option("script_location", "imagine.db:migrations")
+    return cfg
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the schema up to `revision` using the engine's own connection."""
+
+    def _run(connection: Connection) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(_run)

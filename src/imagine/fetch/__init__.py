@@ -1,0 +1,1 @@
+"""Outbound HTTP: the one client every feature uses, and image downloads."""

@@ -1,0 +1,77 @@
+"""The process's collaborators, built from settings and held by the app (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from imagine.accounts.concurrency import InFlightLimiter, LocalInFlightLimiter
+from imagine.catalog import Model, default_catalog
+from imagine.clock import Clock, SystemClock
+from imagine.db.engine import create_engine, session_factory
+from imagine.engines.registry import ModelRoute, build_routes
+from imagine.fetch.client import build_outbound_client
+from imagine.fetch.images import ImageFetcher
+from imagine.fetch.policy import AddressPolicy
+from imagine.language import LanguageChecker
+from imagine.settings import Settings
+from imagine.storage.store import LocalDirStore, Store
+
+
+@dataclass
+class Services:
+    """Everything a request needs, created once per app."""
+
+    settings: Settings
+    clock: Clock
+    db: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    store: Store
+    http: httpx.AsyncClient
+    fetcher: ImageFetcher
+    catalog: dict[str, Model]
+    routes: dict[str, ModelRoute]
+    limiter: InFlightLimiter
+    language: LanguageChecker
+    extras: dict[str, object] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        """Release connections."""
+        await self.http.aclose()
+        await self.db.dispose()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    http: httpx.AsyncClient | None = None,
+    language: LanguageChecker | None = None,
+) -> Services:
+    """Wire the defaults; tests pass fakes for the clock, store or outbound client."""
+    db = create_engine(settings.resolved_database_url())
+    http_client = http or build_outbound_client(settings)
+    catalog = default_catalog()
+    fetcher = ImageFetcher(
+        http_client,
+        AddressPolicy.from_allow_list(settings.fetch_allow),
+        max_bytes=settings.fetch_max_bytes,
+        deadline=settings.fetch_deadline,
+        max_redirects=settings.fetch_max_redirects,
+    )
+    return Services(
+        settings=settings,
+        clock=clock or SystemClock(),
+        db=db,
+        sessions=session_factory(db),
+        store=store or LocalDirStore(settings.resolved_output_dir()),
+        http=http_client,
+        fetcher=fetcher,
+        catalog=catalog,
+        routes=build_routes(settings, catalog),
+        limiter=LocalInFlightLimiter(),
+        language=language or LanguageChecker(),
+    )

@@ -1,0 +1,1 @@
+"""Output objects: the store, the /files route and expiry."""

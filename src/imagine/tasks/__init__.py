@@ -1,0 +1,1 @@
+"""Tasks: /imagine, /fetch, /fetch-many and the request pipeline."""

@@ -1,0 +1,99 @@
+"""HTTP routes for /imagine, /fetch and /fetch-many; the work lives in pipeline.py."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter
+
+from imagine.api_deps import AccountDep, ServicesDep
+from imagine.errors import NotFound, ValidationFailed
+from imagine.tasks import repository as tasks_repo
+from imagine.tasks.pipeline import run_edit
+from imagine.tasks.schemas import (
+    ErrorResponse,
+    FetchManyRequest,
+    FetchManyResponse,
+    FetchRequest,
+    ImagineRequest,
+    ImagineResponse,
+    TaskObject,
+)
+from imagine.tasks.validation import validate_imagine
+from imagine.tasks.views import task_object
+
+router = APIRouter(prefix="/api/v1", tags=["tasks"])
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorResponse, "description": "Validation error"},
+    401: {"description": "Missing, unknown or revoked key (body {})"},
+}
+IMAGINE_ERRORS: dict[int | str, dict[str, object]] = {
+    **ERRORS,
+    402: {"model": ErrorResponse, "description": "Insufficient credits"},
+    422: {"model": ErrorResponse, "description": "Content policy violation"},
+    429: {"model": ErrorResponse, "description": "Concurrency limit full"},
+    500: {"description": "A bug (body {}, with task_id when admitted)"},
+    502: {"model": ErrorResponse, "description": "Upstream failure"},
+    503: {"model": ErrorResponse, "description": "Model unavailable"},
+    504: {"model": ErrorResponse, "description": "Upstream too slow"},
+}
+
+
+@router.post("/imagine", response_model=ImagineResponse, responses=IMAGINE_ERRORS)
+async def imagine(
+    body: ImagineRequest, account: AccountDep, services: ServicesDep
+) -> ImagineResponse:
+    """Edit an image from an English instruction; answers with the finished image."""
+    settings = services.settings
+    req = validate_imagine(
+        body,
+        services.catalog,
+        max_prompt_chars=settings.max_prompt_chars,
+        max_data_uri=settings.fetch_max_bytes * 4 // 3 + 1024,
+    )
+    done = await run_edit(services, account, req)
+    return ImagineResponse(
+        task_id=done.task_id,
+        status="finished",
+        image_url=done.image_url,
+        credits_used=done.credits_used,
+        warnings=done.warnings,
+    )
+
+
+@router.post(
+    "/fetch",
+    response_model=TaskObject,
+    responses={**ERRORS, 404: {"model": ErrorResponse, "description": "Unknown task"}},
+)
+async def fetch(body: FetchRequest, account: AccountDep, services: ServicesDep) -> TaskObject:
+    """One task of the caller's account."""
+    if body.task_id is None or not body.task_id.strip():
+        raise ValidationFailed("task_id is required")
+    task_id = body.task_id.strip()
+    if not _UUID.match(task_id):
+        raise NotFound("Task not found")
+    async with services.sessions() as session:
+        task = await tasks_repo.get_task(session, task_id.lower())
+    if task is None or task.account_id != account.id:
+        raise NotFound("Task not found")
+    return task_object(task, services.settings.resolved_public_url())
+
+
+@router.post("/fetch-many", response_model=FetchManyResponse, responses=ERRORS)
+async def fetch_many(
+    body: FetchManyRequest, account: AccountDep, services: ServicesDep
+) -> FetchManyResponse:
+    """2 to 20 tasks of the caller's account; unknown ids are left out."""
+    if body.task_ids is None:
+        raise ValidationFailed("task_ids is required")
+    if not 2 <= len(body.task_ids) <= 20:
+        raise ValidationFailed("task_ids must contain between 2 and 20 ids")
+    ids = [t.strip().lower() for t in body.task_ids if _UUID.match(t.strip())]
+    async with services.sessions() as session:
+        tasks = await tasks_repo.tasks_of_account(session, account.id, ids)
+    public = services.settings.resolved_public_url()
+    return FetchManyResponse(tasks=[task_object(t, public) for t in tasks])

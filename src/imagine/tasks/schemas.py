@@ -1,0 +1,104 @@
+"""Request and response bodies (strict JSON types; unknown fields ignored)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+class ImagineRequest(_Request):
+    """POST /api/v1/imagine. Presence and value rules are checked by the pipeline."""
+
+    prompt: StrictStr | None = Field(default=None, description="Edit instruction (English).")
+    model: StrictStr | None = Field(default=None, description="Default flux-kontext-max.")
+    image_url: StrictStr | None = Field(default=None, description="http(s) URL or data URI.")
+    aspect_ratio: StrictStr | None = Field(default=None, description="Default 1:1.")
+    webhook_url: StrictStr | None = None
+    webhook_secret: StrictStr | None = None
+    seed: StrictInt | None = None
+    output_format: StrictStr | None = Field(default=None, description="png (default) or jpeg.")
+
+
+class FetchRequest(_Request):
+    """POST /api/v1/fetch."""
+
+    task_id: StrictStr | None = None
+
+
+class FetchManyRequest(_Request):
+    """POST /api/v1/fetch-many."""
+
+    task_ids: list[StrictStr] | None = None
+
+
+class ImagineResponse(BaseModel):
+    """A finished edit."""
+
+    task_id: str
+    status: Literal["finished"]
+    image_url: str
+    credits_used: int
+    warnings: list[str]
+
+
+class TaskObject(BaseModel):
+    """The task shape of /fetch, /fetch-many and webhook payloads."""
+
+    task_id: str
+    task_type: str
+    model: str
+    status: Literal["staged", "pending", "starting", "processing", "finished", "failed"]
+    percentage: str
+    image_url: str | None
+    error: str | None
+
+
+class FetchManyResponse(BaseModel):
+    """Tasks found among those asked for."""
+
+    tasks: list[TaskObject]
+
+
+class AccountResponse(BaseModel):
+    """GET /api/v1/account."""
+
+    email: str
+    credits: int
+    total_images: int
+    plan: str
+
+
+class ModelInfo(BaseModel):
+    """One catalog entry of GET /api/v1/models."""
+
+    id: str
+    kind: str
+    credits: int
+    requires_image: bool
+    available: bool
+    engines: list[str]
+    description: str
+
+
+class ModelsResponse(BaseModel):
+    """GET /api/v1/models."""
+
+    models: list[ModelInfo]
+
+
+class ErrorItem(BaseModel):
+    """One problem."""
+
+    msg: str
+
+
+class ErrorResponse(BaseModel):
+    """The contract's error shape."""
+
+    errors: list[ErrorItem]
+    task_id: str | None = None

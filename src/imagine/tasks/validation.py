@@ -1,0 +1,111 @@
+"""Value rules of /imagine, one message per problem, each naming the field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from imagine.catalog import ASPECT_SIZES, DEFAULT_MODEL, Model
+from imagine.errors import ValidationFailed
+from imagine.fetch.data_uri import is_data_uri
+from imagine.tasks.schemas import ImagineRequest
+
+MAX_URL_CHARS = 2048
+MAX_SECRET_CHARS = 256
+MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """A validated /imagine request."""
+
+    prompt: str
+    model: Model
+    image_url: str
+    aspect_ratio: str
+    output_format: Literal["png", "jpeg"]
+    seed: int | None
+    webhook_url: str | None
+    webhook_secret: str | None
+
+
+def _http_url_problem(field: str, url: str) -> str | None:
+    if len(url) > MAX_URL_CHARS:
+        return f"{field} must be at most {MAX_URL_CHARS} characters"
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return f"{field} is not a valid URL"
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return f"{field} must be an http(s) URL"
+    return None
+
+
+def validate_imagine(
+    req: ImagineRequest, catalog: dict[str, Model], *, max_prompt_chars: int, max_data_uri: int
+) -> EditRequest:
+    """Check every rule; raise ValidationFailed listing all problems at once."""
+    problems: list[str] = []
+    prompt = (req.prompt or "").strip()
+    if not prompt:
+        problems.append("prompt is required")
+    elif len(prompt) > max_prompt_chars:
+        problems.append(f"prompt must be at most {max_prompt_chars} characters")
+    elif "\x00" in prompt:
+        problems.append("prompt must not contain NUL characters")
+
+    model = catalog.get(req.model if req.model is not None else DEFAULT_MODEL)
+    if model is None:
+        problems.append(f"model must be one of: {', '.join(sorted(catalog))}")
+
+    image_url = (req.image_url or "").strip()
+    if not image_url:
+        if model is None or model.requires_image:
+            problems.append("image_url is required")
+    elif is_data_uri(image_url):
+        if not image_url[5:].lower().startswith("image/") or ";base64," not in image_url[:200]:
+            problems.append("image_url data URI must look like data:image/<type>;base64,<data>")
+        elif len(image_url) > max_data_uri:
+            problems.append("image_url data URI is too large")
+    elif (problem := _http_url_problem("image_url", image_url)) is not None:
+        problems.append(
+            "image_url must be an http(s) URL or a data:image URI"
+            if problem.endswith("http(s) URL")
+            else problem
+        )
+
+    aspect_ratio = req.aspect_ratio if req.aspect_ratio is not None else "1:1"
+    if aspect_ratio not in ASPECT_SIZES:
+        problems.append(f"aspect_ratio must be one of: {' '.join(ASPECT_SIZES)}")
+
+    output_format = (req.output_format or "png").lower()
+    if output_format == "jpg":
+        output_format = "jpeg"
+    if output_format not in ("png", "jpeg"):
+        problems.append("output_format must be png or jpeg")
+
+    if req.seed is not None and not 0 <= req.seed <= MAX_SEED:
+        problems.append(f"seed must be between 0 and {MAX_SEED}")
+
+    webhook_url = req.webhook_url.strip() if req.webhook_url else None
+    if webhook_url and (problem := _http_url_problem("webhook_url", webhook_url)) is not None:
+        problems.append(problem)
+    if req.webhook_secret is not None and len(req.webhook_secret) > MAX_SECRET_CHARS:
+        problems.append(f"webhook_secret must be at most {MAX_SECRET_CHARS} characters")
+    if req.webhook_secret is not None and any(c in req.webhook_secret for c in "\r\n\x00"):
+        problems.append("webhook_secret must not contain line breaks")
+
+    if problems or model is None:
+        raise ValidationFailed(*problems)
+    return EditRequest(
+        prompt=prompt,
+        model=model,
+        image_url=image_url,
+        aspect_ratio=aspect_ratio,
+        output_format=output_format,  # type: ignore[arg-type]
+        seed=req.seed,
+        webhook_url=webhook_url or None,
+        webhook_secret=req.webhook_secret,
+    )
