@@ -104,8 +104,9 @@ class Api:
     sessions: async_sessionmaker[AsyncSession]
     client: httpx.AsyncClient
 
-    async def account(self, email: str = "dev@example.com", credits: int = 1000,
-                      plan: str = "basic") -> str:
+    async def account(
+        self, email: str = "dev@example.com", credits: int = 1000, plan: str = "basic"
+    ) -> str:
         """Create an account; returns its API key."""
         return await admin.create_account(
             self.sessions, self.clock, email=email, credits=credits, plan=plan
@@ -113,9 +114,7 @@ class Api:
 
     async def imagine(self, key: str, **body: Any) -> httpx.Response:
         """POST /api/v1/imagine."""
-        return await self.client.post(
-            "/api/v1/imagine", json=body, headers={"Authorization": key}
-        )
+        return await self.client.post("/api/v1/imagine", json=body, headers={"Authorization": key})
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import io
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -84,10 +84,8 @@ class ImageHost:
                 if "content-length" not in {k.lower() for k in route.headers}:
                     self.send_header("content-length", str(len(route.body)))
                 self.end_headers()
-                try:
+                with suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(route.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
             def log_message(self, *_args: Any) -> None:
                 pass
@@ -104,7 +102,9 @@ class ImageHost:
 
     def add(self, path: str, body: bytes, status: int = 200, **headers: str) -> str:
         """Serve `body` at `path`; returns its full URL."""
-        self.routes[path] = Route(status, body, {k.replace("_", "-"): v for k, v in headers.items()})
+        self.routes[path] = Route(
+            status, body, {k.replace("_", "-"): v for k, v in headers.items()}
+        )
         return self.base + path
 
     def start(self) -> None:

@@ -41,8 +41,14 @@ async def test_aspect_ratio_sizes_and_jpeg(api: Api, image_host: ImageHost) -> N
     key = await api.account(credits=100)
     url = image_host.add("/a.png", image_bytes((300, 900), "PNG"))
     for ratio, size in [("16:9", (1360, 768)), ("9:16", (768, 1360)), ("3:2", (1248, 832))]:
-        r = await api.imagine(key, prompt="make it brighter", image_url=url, aspect_ratio=ratio,
-                              model="flux-kontext-pro", output_format="jpeg")
+        r = await api.imagine(
+            key,
+            prompt="make it brighter",
+            image_url=url,
+            aspect_ratio=ratio,
+            model="flux-kontext-pro",
+            output_format="jpeg",
+        )
         assert r.status_code == 200, r.text
         assert r.json()["credits_used"] == 4
         assert r.json()["image_url"].endswith(".jpg")
@@ -78,9 +84,7 @@ async def test_unknown_instruction_warns_and_passes_through(
 async def test_non_english_prompt_warns_by_default(api: Api, image_host: ImageHost) -> None:
     key = await api.account()
     url = image_host.add("/x.jpg", image_bytes())
-    r = await api.imagine(
-        key, prompt="change la couleur de la voiture en noir mat", image_url=url
-    )
+    r = await api.imagine(key, prompt="change la couleur de la voiture en noir mat", image_url=url)
     assert r.status_code == 200
     assert any("English" in w for w in r.json()["warnings"])
 

@@ -87,11 +87,15 @@ async def count_accounts(session: AsyncSession) -> int:
 
 
 async def revoke_keys_with_prefix(session: AsyncSession, prefix: str, *, now: datetime) -> int:
-    """Revoke every unrevoked key whose display prefix starts with `prefix`."""
+    """Revoke unrevoked keys matching `prefix`: a whole key, or the start of its shown part."""
+    shown = prefix[: keys.DISPLAY_CHARS]
+    condition = (
+        ApiKey.key_hash == keys.hash_key(prefix)
+        if len(prefix) > len(keys.KEY_PREFIX) + 30
+        else ApiKey.prefix.startswith(shown, autoescape=True)
+    )
     result = await session.execute(
-        update(ApiKey)
-        .where(ApiKey.prefix.startswith(prefix, autoescape=True), ApiKey.revoked_at.is_(None))
-        .values(revoked_at=now)
+        update(ApiKey).where(condition, ApiKey.revoked_at.is_(None)).values(revoked_at=now)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -1,0 +1,5 @@
+"""`python -m imagine` runs the CLI."""
+
+from imagine.cli import main
+
+main()
