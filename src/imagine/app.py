@@ -75,7 +75,9 @@ async def _background(services: Services) -> None:
     """Sweep expired outputs and orphaned reservations until cancelled."""
     while True:
         try:
-            await recover_orphans(services)
+            await recover_orphans(
+                services.sessions, services.clock, services.settings.reservation_timeout
+            )
             await sweep_expired(services.sessions, services.store, services.clock)
         except Exception:
             log.exception("background sweep failed")

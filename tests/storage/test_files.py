@@ -27,14 +27,14 @@ async def test_expiry_answers_410_and_sweeper_deletes_bytes(
 
     api.clock.advance(timedelta(days=13, hours=23))
     assert (await api.client.get(image_url)).status_code == 200
-    assert await sweep_expired(api.services.sessions, api.services.store, api.clock) == 0
+    assert await sweep_expired(api.sessions, api.services.store, api.clock) == 0
     assert path.exists()
 
     api.clock.advance(timedelta(hours=2))
     gone = await api.client.get(image_url)
     assert gone.status_code == 410
     assert gone.json() == {"errors": [{"msg": "File expired"}]}
-    assert await sweep_expired(api.services.sessions, api.services.store, api.clock) == 1
+    assert await sweep_expired(api.sessions, api.services.store, api.clock) == 1
     assert not path.exists()
     assert (await api.client.get(image_url)).status_code == 410
     # /fetch still describes the task; its URL now answers 410.
@@ -71,9 +71,9 @@ async def test_orphaned_reservation_is_released(api: Api) -> None:
         )
     headers = {"Authorization": key}
     assert (await api.client.get("/api/v1/account", headers=headers)).json()["credits"] == 0
-    assert await recover_orphans(api.services) == 0
+    assert await recover_orphans(api.sessions, api.clock, timedelta(minutes=15)) == 0
     api.clock.advance(timedelta(minutes=16))
-    assert await recover_orphans(api.services) == 1
+    assert await recover_orphans(api.sessions, api.clock, timedelta(minutes=15)) == 1
     assert (await api.client.get("/api/v1/account", headers=headers)).json()["credits"] == 8
     fetched = await api.client.post("/api/v1/fetch", json={"task_id": task.id}, headers=headers)
     assert fetched.json()["status"] == "failed"

@@ -7,16 +7,19 @@ request is cancelled half-way (client gone, shutdown).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import anyio
 import anyio.to_thread
 import structlog
 from PIL import Image
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine import images
 from imagine.accounts import repository as accounts_repo
 from imagine.accounts.plans import concurrency_limit
 from imagine.catalog import ASPECT_SIZES
+from imagine.clock import Clock
 from imagine.db.schema import Account
 from imagine.engines.base import EditOptions, EditResult, Engine
 from imagine.errors import (
@@ -203,21 +206,43 @@ def _finish_image(img: Image.Image, width: int, height: int, fmt: str) -> bytes:
 async def _fail(
     services: Services, account_id: str, task_id: str, price: int, error: str, status: int
 ) -> None:
-    now = services.clock.now()
-    async with services.sessions.begin() as session:
+    await fail_and_refund(
+        services.sessions, services.clock, account_id, task_id, price, error, status
+    )
+
+
+async def fail_and_refund(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    account_id: str,
+    task_id: str,
+    price: int,
+    error: str,
+    status: int,
+) -> None:
+    """Fail a running task and release its reservation, in one transaction (idempotent)."""
+    now = clock.now()
+    async with sessions.begin() as session:
         if await tasks_repo.fail_task(session, task_id, error=error, error_status=status, now=now):
             await accounts_repo.release(session, account_id, price, task_id=task_id, now=now)
     log.info("task failed", task_id=task_id, error=error, status=status)
 
 
-async def recover_orphans(services: Services) -> int:
+async def recover_orphans(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, max_age: timedelta
+) -> int:
     """Fail tasks left running past the reservation timeout (a crash) and refund them."""
-    now = services.clock.now()
-    cutoff = now - services.settings.reservation_timeout
-    async with services.sessions() as session:
+    cutoff = clock.now() - max_age
+    async with sessions() as session:
         stale = await tasks_repo.stale_running_tasks(session, cutoff)
     for task in stale:
-        await _fail(
-            services, task.account_id, task.id, task.credits_reserved, "Task interrupted", 500
+        await fail_and_refund(
+            sessions,
+            clock,
+            task.account_id,
+            task.id,
+            task.credits_reserved,
+            "Task interrupted",
+            500,
         )
     return len(stale)
