@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,6 +19,7 @@ from imagine.body_limit import BodyLimitMiddleware, BodyTooLarge
 from imagine.db.migrate import upgrade
 from imagine.engines.registry import log_routes
 from imagine.errors import ImagineError
+from imagine.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from imagine.services import Services, build_services
 from imagine.settings import Settings
 from imagine.storage.routes import router as files_router
@@ -119,5 +120,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def healthz() -> dict[str, str]:
         """Liveness."""
         return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics of this process."""
+        return Response(svc.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     return app

@@ -33,6 +33,8 @@ app.add_typer(keys_app, name="keys")
 def configure_logging(level: str) -> None:
     """Readable structured logs on stderr."""
     logging.basicConfig(level=level.upper(), format="%(message)s")
+    # Alembic narrates every migration step at INFO; only problems matter at startup.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)

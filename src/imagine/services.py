@@ -16,6 +16,7 @@ from imagine.fetch.client import build_outbound_client
 from imagine.fetch.images import ImageFetcher
 from imagine.fetch.policy import AddressPolicy
 from imagine.language import LanguageChecker
+from imagine.metrics import Metrics
 from imagine.settings import Settings
 from imagine.storage.store import LocalDirStore, Store
 
@@ -35,6 +36,7 @@ class Services:
     routes: dict[str, ModelRoute]
     limiter: InFlightLimiter
     language: LanguageChecker
+    metrics: Metrics = field(default_factory=Metrics)
     extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:

@@ -214,15 +214,52 @@ async def test_private_address_refused_unless_allowed(api: Api) -> None:
     assert account["credits"] == 8
 
 
+@pytest.mark.parametrize("settings_overrides", [{"max_body_bytes": 1000}])
 async def test_413_for_oversized_body(api: Api) -> None:
-    api.services.settings.max_body_bytes = 1000  # read per request by nothing else
     key = await api.account()
-    r = await api.client.post(
-        "/api/v1/imagine",
-        content=b"{" + b" " * 5000 + b"}",
-        headers={"Authorization": key, "content-type": "application/json"},
-    )
-    assert r.status_code in (400, 413)
+    headers = {"Authorization": key, "content-type": "application/json"}
+    r = await api.client.post("/api/v1/imagine", content=b"{" + b" " * 5000 + b"}", headers=headers)
+    assert r.status_code == 413
+    assert r.json() == {"errors": [{"msg": "request body must be at most 1000 bytes"}]}
+
+    async def chunks():  # no content-length: the cap applies while streaming
+        for _ in range(10):
+            yield b" " * 500
+
+    r = await api.client.post("/api/v1/imagine", content=chunks(), headers=headers)
+    assert r.status_code == 413
+    assert r.json()["errors"][0]["msg"].startswith("request body")
+    account = (await api.client.get("/api/v1/account", headers={"Authorization": key})).json()
+    assert account["credits"] == 1000
+
+
+@pytest.mark.parametrize("settings_overrides", [{"non_english": "reject"}])
+async def test_non_english_prompt_rejected_when_configured(api: Api, image_host: ImageHost) -> None:
+    key = await api.account()
+    url = image_host.add("/x.jpg", image_bytes())
+    r = await api.imagine(key, prompt="change la couleur de la voiture en noir mat", image_url=url)
+    assert r.status_code == 400
+    assert r.json() == {"errors": [{"msg": "prompt must be in English (detected language: fr)"}]}
+    assert image_host.hits == []
+    r = await api.imagine(key, prompt="make the car black and white", image_url=url)
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"engines": {"flux-kontext-max": ["nonexistent"]}, "allow_offline_fallback": False}],
+)
+async def test_503_when_model_has_no_engine(api: Api, image_host: ImageHost) -> None:
+    key = await api.account(credits=8)
+    url = image_host.add("/x.jpg", image_bytes())
+    r = await api.imagine(key, prompt="blur", image_url=url)
+    assert r.status_code == 503
+    assert r.json()["errors"][0]["msg"].startswith("model flux-kontext-max is not available")
+    models = (await api.client.get("/api/v1/models", headers={"Authorization": key})).json()
+    available = {m["id"]: m["available"] for m in models["models"]}
+    assert available == {"flux-kontext-max": False, "flux-kontext-pro": True}
+    r = await api.imagine(key, prompt="blur", image_url=url, model="flux-kontext-pro")
+    assert r.status_code == 200
 
 
 async def test_404_for_unknown_routes_has_error_shape(api: Api) -> None:

@@ -102,3 +102,14 @@ async def test_account_and_models(api: Api) -> None:
     assert models["flux-kontext-max"]["credits"] == 8
     assert models["flux-kontext-pro"]["credits"] == 4
     assert all(m["requires_image"] and m["available"] for m in models.values())
+
+
+async def test_metrics_count_outcomes(api: Api, image_host: ImageHost) -> None:
+    key = await api.account(credits=8)
+    url = image_host.add("/x.jpg", image_bytes())
+    await api.imagine(key, prompt="blur", image_url=url)
+    await api.imagine(key, prompt="blur", image_url=url)
+    text = (await api.client.get("/metrics")).text
+    assert 'imagine_tasks_total{model="flux-kontext-max",outcome="finished"} 1.0' in text
+    assert 'imagine_tasks_total{model="flux-kontext-max",outcome="402"} 1.0' in text
+    assert "imagine_tasks_in_flight 0.0" in text

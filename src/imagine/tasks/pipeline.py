@@ -6,6 +6,7 @@ request is cancelled half-way (client gone, shutdown).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -83,13 +84,23 @@ async def run_edit(services: Services, account: Account, req: EditRequest) -> Fi
     route = services.routes[req.model.id]
     if route.engine is None or not route.available:
         raise UpstreamUnavailable(f"model {req.model.id} is not available on this server")
+    metrics = services.metrics
     if not services.limiter.try_acquire(account.id, concurrency_limit(account.plan)):
+        metrics.tasks.labels(req.model.id, "429").inc()
         raise RateLimited()
     try:
-        task_id = await _admit(services, account, req)
+        try:
+            task_id = await _admit(services, account, req)
+        except InsufficientCredits:
+            metrics.tasks.labels(req.model.id, "402").inc()
+            raise
         log.info("task admitted", task_id=task_id, model=req.model.id, account=account.id)
+        started = time.perf_counter()
+        outcome = "failed"
+        metrics.in_flight.inc()
         try:
             finished = await _process(services, task_id, req, route.engine, warnings)
+            outcome = "finished"
         except TaskFailed as exc:
             with anyio.CancelScope(shield=True):
                 await _fail(
@@ -103,6 +114,10 @@ async def run_edit(services: Services, account: Account, req: EditRequest) -> Fi
                 log.exception("task crashed", task_id=task_id)
                 raise AdmittedTaskCrashed(task_id) from exc
             raise
+        finally:
+            metrics.in_flight.dec()
+            metrics.tasks.labels(req.model.id, outcome).inc()
+            metrics.duration.labels(req.model.id, outcome).observe(time.perf_counter() - started)
         return finished
     finally:
         services.limiter.release(account.id)
