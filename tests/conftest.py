@@ -28,6 +28,16 @@ from imagine.settings import Settings
 from tests.support import ImageHost, bound_socket, live_server
 
 PG_ENV = "IMAGINE_TEST_DATABASE_URL"
+REDIS_ENV = "IMAGINE_TEST_REDIS_URL"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis for tests that need one (IMAGINE_TEST_REDIS_URL), else the test is skipped."""
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        pytest.skip(f"{REDIS_ENV} not set")
+    return url
 
 
 @pytest.fixture(scope="session")

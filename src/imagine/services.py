@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import httpx
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from imagine.accounts.concurrency import InFlightLimiter, LocalInFlightLimiter
+from imagine.accounts.concurrency import (
+    InFlightLimiter,
+    LocalInFlightLimiter,
+    RedisInFlightLimiter,
+)
 from imagine.catalog import Model, default_catalog
 from imagine.clock import Clock, SystemClock
 from imagine.db.engine import create_engine, session_factory
@@ -37,12 +42,15 @@ class Services:
     limiter: InFlightLimiter
     language: LanguageChecker
     metrics: Metrics = field(default_factory=Metrics)
+    redis: Redis | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
         """Release connections."""
         await self.http.aclose()
         await self.db.dispose()
+        if self.redis is not None:
+            await self.redis.aclose()
 
 
 def build_services(
@@ -64,9 +72,22 @@ def build_services(
         deadline=settings.fetch_deadline,
         max_redirects=settings.fetch_max_redirects,
     )
+    the_clock = clock or SystemClock()
+    redis = (
+        Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        if settings.redis_url
+        else None
+    )
+    limiter: InFlightLimiter = (
+        RedisInFlightLimiter(
+            redis, lease_seconds=settings.reservation_timeout.total_seconds(), clock=the_clock
+        )
+        if redis is not None
+        else LocalInFlightLimiter()
+    )
     return Services(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=the_clock,
         db=db,
         sessions=session_factory(db),
         store=store or LocalDirStore(settings.resolved_output_dir()),
@@ -74,6 +95,7 @@ def build_services(
         fetcher=fetcher,
         catalog=catalog,
         routes=build_routes(settings, catalog),
-        limiter=LocalInFlightLimiter(),
+        limiter=limiter,
+        redis=redis,
         language=language or LanguageChecker(),
     )

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         default=1000, ge=0, description="Credits of the account created on first start."
     )
 
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL (redis://host:6379/0) for per-account concurrency shared by"
+        " several replicas; default: counted in-process.",
+    )
+
     # --- prompts ---
     non_english: Literal["warn", "reject"] = Field(
         default="warn",

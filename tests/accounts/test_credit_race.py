@@ -15,10 +15,10 @@ from tests.support import ImageHost, image_bytes
 class NoLimit:
     """A limiter fake that admits everything, so only the ledger decides."""
 
-    def try_acquire(self, account_id: str, limit: int) -> bool:
-        return True
+    async def acquire(self, account_id: str, limit: int) -> str | None:
+        return "slot"
 
-    def release(self, account_id: str) -> None:
+    async def release(self, account_id: str, token: str) -> None:
         return None
 
 

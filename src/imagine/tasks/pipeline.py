@@ -85,7 +85,8 @@ async def run_edit(services: Services, account: Account, req: EditRequest) -> Fi
     if route.engine is None or not route.available:
         raise UpstreamUnavailable(f"model {req.model.id} is not available on this server")
     metrics = services.metrics
-    if not services.limiter.try_acquire(account.id, concurrency_limit(account.plan)):
+    slot = await services.limiter.acquire(account.id, concurrency_limit(account.plan))
+    if slot is None:
         metrics.tasks.labels(req.model.id, "429").inc()
         raise RateLimited()
     try:
@@ -120,7 +121,8 @@ async def run_edit(services: Services, account: Account, req: EditRequest) -> Fi
             metrics.duration.labels(req.model.id, outcome).observe(time.perf_counter() - started)
         return finished
     finally:
-        services.limiter.release(account.id)
+        with anyio.CancelScope(shield=True):
+            await services.limiter.release(account.id, slot)
 
 
 async def _admit(services: Services, account: Account, req: EditRequest) -> str:
