@@ -23,6 +23,7 @@ from imagine.fetch.policy import AddressPolicy
 from imagine.language import LanguageChecker
 from imagine.metrics import Metrics
 from imagine.settings import Settings
+from imagine.storage.object_store import ObjectStoreBackend
 from imagine.storage.store import LocalDirStore, Store
 
 
@@ -51,6 +52,13 @@ class Services:
         await self.db.dispose()
         if self.redis is not None:
             await self.redis.aclose()
+
+
+def build_store(settings: Settings) -> Store:
+    """The configured output store: an object store URL, else the local directory."""
+    if settings.store_url:
+        return ObjectStoreBackend(settings.store_url)
+    return LocalDirStore(settings.resolved_output_dir())
 
 
 def build_services(
@@ -90,7 +98,7 @@ def build_services(
         clock=the_clock,
         db=db,
         sessions=session_factory(db),
-        store=store or LocalDirStore(settings.resolved_output_dir()),
+        store=store or build_store(settings),
         http=http_client,
         fetcher=fetcher,
         catalog=catalog,

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     output_dir: Path | None = Field(
         default=None, description="Directory for output images; default $IMAGINE_DATA_DIR/outputs."
     )
+    store_url: str | None = Field(
+        default=None,
+        description="Object store for outputs instead of the local directory: s3://bucket/prefix,"
+        " gs://…, az://…, file:///path, memory:/// (credentials from the provider's env vars).",
+    )
 
     # --- HTTP ---
     host: str = Field(default="127.0.0.1", description="Address `imagine serve` binds to.")
