@@ -64,7 +64,7 @@ async def test_sync_wait_returns_the_output_without_polling(fake, http, ftime) -
     assert data["input_image"].startswith("data:image/png;base64,")
     assert data["output_format"] == "jpg" and data["aspect_ratio"] == "9:16"
     assert data["safety_tolerance"] == 2 and "seed" not in data
-    assert [p for _, p in fake.requests][0] == (
+    assert fake.requests[0][1] == (
         "/v1/models/black-forest-labs/flux-kontext-pro/predictions")
     assert len(fake.requests) == 2  # create + download, no polling
 
