@@ -68,9 +68,12 @@ def decode_data_uri(uri: str, max_bytes: int = MAX_RESULT_BYTES) -> bytes:
     if len(body) > max_bytes * 4 // 3 + 4:
         raise UpstreamFailed("Upstream result is too large")
     try:
-        return base64.b64decode(body, validate=True)
+        data = base64.b64decode(body, validate=True)
     except ValueError as exc:
         raise UpstreamFailed("Upstream returned an unreadable image") from exc
+    if len(data) > max_bytes:
+        raise UpstreamFailed("Upstream result is too large")
+    return data
 
 
 def fit(image: Image.Image, width: int, height: int) -> Image.Image:
