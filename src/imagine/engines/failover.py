@@ -48,9 +48,12 @@ class FailoverEngine:
         deadline = Deadline(self.clock, self.deadline_s)
         last: ImagineError | None = None
         for index, (name, engine) in enumerate(self.engines):
+            # Each engine may spend its share of what is left on getting accepted.
+            share = deadline.remaining() / (len(self.engines) - index)
             try:
                 if isinstance(engine, DeadlineAware):
-                    result = await engine.edit_by(image, prompt, options, deadline)
+                    bounded = deadline.accept_within(share)
+                    result = await engine.edit_by(image, prompt, options, bounded)
                 else:
                     result = await engine.edit(image, prompt, options)
             except RETRYABLE as exc:

@@ -64,7 +64,7 @@ class HostedEngine(ABC):
     ) -> EditResult:
         """Submit, wait for the task while holding a provider slot, then fetch and decode."""
         request = await self.prepare(image, prompt, options)
-        wait = min(self.queue_timeout, deadline.remaining())
+        wait = min(self.queue_timeout, deadline.remaining("submit"))
         async with hold_all(self.limiters, wait):
             result_url = await self.run(request, options, deadline)
         data = await self.upstream.download(result_url, deadline)

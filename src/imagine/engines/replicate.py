@@ -92,7 +92,7 @@ class ReplicateEngine(HostedEngine):
 
     async def run(self, body: dict[str, Any], options: EditOptions, deadline: Deadline) -> str:
         """Create with `Prefer: wait`; if still running after the wait, poll `urls.get`."""
-        wait = int(min(REPLICATE_MAX_WAIT, max(1.0, deadline.remaining() - 5.0)))
+        wait = int(min(REPLICATE_MAX_WAIT, max(1.0, deadline.remaining("submit") - 5.0)))
         response = await self.upstream.send(
             "POST", f"{self.base_url}/v1/models/{self.model}/predictions", deadline, "submit",
             json=body, headers={"Prefer": f"wait={wait}"}, call_timeout=wait + 15.0,

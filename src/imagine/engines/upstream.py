@@ -34,19 +34,32 @@ class UpstreamOutage(UpstreamFailed):
 
 
 class Deadline:
-    """A point in (injected) time by which the whole edit must be done."""
+    """A point in (injected) time by which the whole edit must be done.
+
+    An optional earlier acceptance point bounds the time spent before the provider accepts
+    the task (queueing, 429 waits, retries), so failover leaves time for the next engine.
+    """
 
     def __init__(self, clock: Clock, seconds: float) -> None:
         self._clock = clock
         self._end = clock.now() + timedelta(seconds=seconds)
+        self._accept_end = self._end
 
-    def remaining(self) -> float:
-        """Seconds left, never negative."""
-        return max((self._end - self._clock.now()).total_seconds(), 0.0)
+    def remaining(self, phase: Phase = "poll") -> float:
+        """Seconds left (for getting the task accepted when phase is "submit"), never < 0."""
+        end = self._accept_end if phase == "submit" else self._end
+        return max((end - self._clock.now()).total_seconds(), 0.0)
 
     def expired(self) -> bool:
         """True once no time is left."""
         return self.remaining() <= 0.0
+
+    def accept_within(self, seconds: float) -> Deadline:
+        """The same deadline, with acceptance required within `seconds` from now."""
+        child = Deadline(self._clock, 0)
+        child._end = self._end
+        child._accept_end = min(self._end, self._clock.now() + timedelta(seconds=seconds))
+        return child
 
 
 def backoff(initial: float = 0.5, factor: float = 1.5, cap: float = 4.0) -> Callable[[], float]:
@@ -118,7 +131,7 @@ class UpstreamClient:
         failures = 0
         delay = backoff(0.5, 2.0, 8.0)
         while True:
-            remaining = deadline.remaining()
+            remaining = deadline.remaining(phase)
             if remaining <= 0:
                 raise self._timeout_error(phase)
             try:
@@ -144,7 +157,7 @@ class UpstreamClient:
                 wait = self.retry_after(response)
                 log.info("upstream over its concurrency limit, waiting", engine=self.name,
                          wait=wait)
-                if wait >= deadline.remaining():
+                if wait >= deadline.remaining(phase):
                     raise self._timeout_error(phase)
                 await self.sleep(wait)
                 continue
@@ -169,7 +182,7 @@ class UpstreamClient:
         if failures >= self._max_attempts:
             log.warning("upstream failing", engine=self.name, phase=phase, attempts=failures)
             raise (UpstreamOutage() if phase == "submit" else UpstreamFailed()) from exc
-        if wait >= deadline.remaining():
+        if wait >= deadline.remaining(phase):
             raise self._timeout_error(phase) from exc
         await self.sleep(wait)
         return wait
