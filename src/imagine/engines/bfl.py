@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -18,10 +19,12 @@ from imagine.errors import ContentPolicyViolation, UpstreamFailed
 log = structlog.get_logger(__name__)
 
 # Our model id → the provider's endpoint (POST /v1/<endpoint>).
-BFL_ENDPOINTS = {"flux-kontext-max": "flux-kontext-max", "flux-kontext-pro": "flux-kontext-pro"}
+BFL_ENDPOINTS = MappingProxyType(
+    {"flux-kontext-max": "flux-kontext-max", "flux-kontext-pro": "flux-kontext-pro"}
+)
 # In-flight tasks the provider allows per key: overall, and tighter per endpoint.
 BFL_ACCOUNT_CAP = 24
-BFL_ENDPOINT_CAPS = {"flux-kontext-max": 6}
+BFL_ENDPOINT_CAPS = MappingProxyType({"flux-kontext-max": 6})
 # The provider allows at most 2 when an input image is sent.
 BFL_MAX_TOLERANCE_WITH_IMAGE = 2
 

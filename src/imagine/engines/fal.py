@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -17,8 +18,8 @@ from imagine.errors import ContentPolicyViolation, UpstreamFailed
 
 log = structlog.get_logger(__name__)
 
-FAL_APPS = {"flux-kontext-max": "fal-ai/flux-pro/kontext/max",
-            "flux-kontext-pro": "fal-ai/flux-pro/kontext"}
+FAL_APPS = MappingProxyType({"flux-kontext-max": "fal-ai/flux-pro/kontext/max",
+            "flux-kontext-pro": "fal-ai/flux-pro/kontext"})
 # Hosts fal serves result files from (https only); the queue host itself is always allowed.
 FAL_DELIVERY_HOSTS = ("fal.media", "*.fal.media", "*.fal.run")
 FAL_ACCOUNT_CAP = 10
@@ -80,7 +81,8 @@ class FalEngine(HostedEngine):
         super().__init__(upstream, limiters, deadline_s, queue_timeout)
         self.base_url = base_url.rstrip("/")
         self.app = app
-        self.safety_tolerance = max(1, min(safety_tolerance, 6))
+        # Same rule as BFL's own API: at most 2 when an input image is sent.
+        self.safety_tolerance = max(1, min(safety_tolerance, 2))
 
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions

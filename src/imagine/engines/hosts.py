@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 import structlog
@@ -11,7 +12,7 @@ from imagine.errors import UpstreamFailed
 
 log = structlog.get_logger(__name__)
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+_DEFAULT_PORTS = MappingProxyType({"http": 80, "https": 443})
 
 
 def _split_pattern(pattern: str) -> tuple[str, int | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import structlog
@@ -16,8 +17,8 @@ from imagine.errors import ContentPolicyViolation, UpstreamFailed
 
 log = structlog.get_logger(__name__)
 
-REPLICATE_MODELS = {"flux-kontext-max": "black-forest-labs/flux-kontext-max",
-                    "flux-kontext-pro": "black-forest-labs/flux-kontext-pro"}
+REPLICATE_MODELS = MappingProxyType({"flux-kontext-max": "black-forest-labs/flux-kontext-max",
+                    "flux-kontext-pro": "black-forest-labs/flux-kontext-pro"})
 REPLICATE_DELIVERY_HOSTS = ("replicate.delivery", "*.replicate.delivery")
 REPLICATE_ACCOUNT_CAP = 24
 # Longest sync wait Replicate accepts in `Prefer: wait=<seconds>`.
