@@ -57,7 +57,12 @@ def bfl_app(server: FakeServer) -> Starlette:
             return JSONResponse({"id": task_id, "status": "Task not found", "result": None})
         return JSONResponse(_poll_answer(state.outcome, got, state.result_for(got)))
 
+    async def redirect(request: Request) -> Response:
+        server.state.record(request, "x-key")
+        return Response(b"", 302, {"location": request.query_params["to"]})
+
     return Starlette(routes=[
+        Route("/redirect", redirect, methods=["GET"]),
         Route("/v1/get_result", get_result, methods=["GET"]),
         Route("/v1/{endpoint}", submit, methods=["POST"]),
         Route("/delivery/{name}", lambda r: server.state.delivery(r), methods=["GET"]),

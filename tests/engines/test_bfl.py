@@ -15,7 +15,7 @@ from imagine.engines.base import EditOptions
 from imagine.engines.bfl import BflEngine
 from imagine.engines.hosts import HostPolicy
 from imagine.engines.limiter import Limiter
-from imagine.engines.upstream import SubmitTimeout, UpstreamClient, UpstreamOutage
+from imagine.engines.upstream import Deadline, SubmitTimeout, UpstreamClient, UpstreamOutage
 from imagine.errors import (
     ContentPolicyViolation,
     RateLimited,
@@ -220,3 +220,26 @@ async def test_full_queue_is_rate_limited_without_submitting(fake, http, ftime) 
         await engine(fake, http, ftime, [limiter], queue_timeout=0.05).edit(
             input_image(), "p", OPTIONS)
     assert fake.submits == 0
+
+
+async def test_redirect_hops_are_host_checked(fake, http, ftime, foreign) -> None:
+    foreign.reset()
+    fake.result_url = f"{fake.base_url}/redirect?to={foreign.base_url}/delivery/x.png"
+    with pytest.raises(UpstreamFailed):
+        await engine(fake, http, ftime).edit(input_image(), "p", OPTIONS)
+    assert foreign.state.requests == []
+    fake.result_url = None
+    bfl = engine(fake, http, ftime)
+    task = await bfl.run(await bfl.prepare(input_image(), "p", OPTIONS), OPTIONS,
+                         Deadline(ftime.clock, 60))
+    local = f"{fake.base_url}/redirect?to={task}"
+    assert (await bfl.upstream.download(local, Deadline(ftime.clock, 60)))[:4] == b"\x89PNG"
+
+
+async def test_result_size_is_capped(fake, http, ftime) -> None:
+    bfl = engine(fake, http, ftime)
+    sample = await bfl.run(await bfl.prepare(input_image(), "p", OPTIONS), OPTIONS,
+                           Deadline(ftime.clock, 60))
+    with pytest.raises(UpstreamFailed) as caught:
+        await bfl.upstream.download(sample, Deadline(ftime.clock, 60), max_bytes=100)
+    assert caught.value.messages == ["Upstream result is too large"]

@@ -154,7 +154,7 @@ class UpstreamClient:
                 continue
             status = response.status_code
             if status == 429:
-                wait = self.retry_after(response)
+                wait = max(self.retry_after(response), 0.5)  # never a tight loop
                 log.info("upstream over its concurrency limit, waiting", engine=self.name,
                          wait=wait)
                 if wait >= deadline.remaining(phase):
