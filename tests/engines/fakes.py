@@ -59,6 +59,7 @@ class FakeProvider:
         self.cap = cap
         self.submit_plan: list[Answer] = []  # answers to the next submits, then accept
         self.poll_plan: list[Answer] = []  # answers to the next polls, then normal
+        self.delivery_plan: list[Answer] = []  # answers to the next downloads, then the file
         self.pending_polls = 2  # polls answered "still running" before the outcome
         self.outcome = "ready"
         self.result_ttl = 600.0  # seconds a result URL lives after the task is ready
@@ -118,6 +119,8 @@ class FakeProvider:
     def delivery(self, request: Request) -> Response:
         """The result file, 403 once its (signed) URL has expired."""
         self.record(request, "authorization")
+        if self.delivery_plan:
+            return self.delivery_plan.pop(0).response()
         task = self.tasks.get(request.path_params["name"].split(".")[0])
         if task is None or task.ready_at is None:
             return Response(b"", 404)

@@ -166,6 +166,16 @@ async def test_slow_task_hits_the_deadline(fake, http, ftime) -> None:
     assert 119.0 <= sum(ftime.sleeps) <= 121.0
 
 
+async def test_result_download_5xx_is_retried(fake, http, ftime) -> None:
+    fake.delivery_plan = [Answer(503, "busy"), Answer(500, "busy")]
+    result = await engine(fake, http, ftime).edit(input_image(), "p", OPTIONS)
+    assert result.image.size == (1024, 1024)
+    fake.delivery_plan = [Answer(503, "busy")] * 3
+    with pytest.raises(UpstreamFailed) as caught:
+        await engine(fake, http, ftime).edit(input_image(), "p", OPTIONS)
+    assert caught.value.messages == ["Upstream result could not be downloaded"]
+
+
 async def test_expired_result_url_fails(fake, http, ftime) -> None:
     fake.result_ttl = -1.0
     with pytest.raises(UpstreamFailed):

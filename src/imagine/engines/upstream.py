@@ -149,7 +149,7 @@ class UpstreamClient:
                     # The provider may have accepted it: retrying anywhere could double-submit.
                     log.warning("upstream submission unconfirmed", engine=self.name,
                                 error=type(exc).__name__)
-                    raise UpstreamFailed("Upstream did not confirm the submission") from exc
+                    raise UpstreamFailed("Upstream did not confirm the submission") from None
                 await self._failed(phase, failures := failures + 1, delay(), deadline, exc)
                 continue
             status = response.status_code
@@ -181,9 +181,9 @@ class UpstreamClient:
         log.debug("upstream transient failure", engine=self.name, error=repr(exc))
         if failures >= self._max_attempts:
             log.warning("upstream failing", engine=self.name, phase=phase, attempts=failures)
-            raise (UpstreamOutage() if phase == "submit" else UpstreamFailed()) from exc
+            raise UpstreamOutage() if phase == "submit" else UpstreamFailed()
         if wait >= deadline.remaining(phase):
-            raise self._timeout_error(phase) from exc
+            raise self._timeout_error(phase)
         await self.sleep(wait)
         return wait
 
@@ -197,6 +197,21 @@ class UpstreamClient:
         """Fetch a result at once: no auth headers, every redirect hop host-checked, size capped."""
         if url.startswith("data:"):
             return decode_data_uri(url, max_bytes)
+        delay = backoff(0.5, 2.0, 4.0)
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return await self._download_once(url, deadline, max_bytes, max_hops)
+            except _Transient as exc:
+                log.debug("upstream result download failed", engine=self.name, error=str(exc))
+                wait = delay()
+                if attempt == self._max_attempts or wait >= deadline.remaining():
+                    break
+                await self.sleep(wait)
+        log.warning("upstream result could not be downloaded", engine=self.name)
+        raise UpstreamFailed("Upstream result could not be downloaded")
+
+    async def _download_once(self, url: str, deadline: Deadline, max_bytes: int,
+                             max_hops: int) -> bytes:
         for _ in range(max_hops + 1):
             self.hosts.check(url)
             log.debug("downloading upstream result", engine=self.name, url=url)
@@ -210,25 +225,36 @@ class UpstreamClient:
                     if response.is_redirect and "location" in response.headers:
                         url = str(response.url.join(response.headers["location"]))
                         continue
+                    if response.status_code >= 500:
+                        raise _Transient(f"status {response.status_code}")
                     if response.status_code != 200:
                         log.warning("upstream result not downloadable", engine=self.name,
                                     status=response.status_code)
                         raise UpstreamFailed("Upstream result expired or missing")
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > max_bytes:
-                        raise UpstreamFailed("Upstream result is too large")
-                    chunks, size = [], 0
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise UpstreamFailed("Upstream result is too large")
-                        chunks.append(chunk)
-                    return b"".join(chunks)
-            except (httpx.TimeoutException, TimeoutError) as exc:
-                raise UpstreamTimeout() from exc
+                    return await _read_capped(response, max_bytes)
+            except (httpx.TimeoutException, TimeoutError):
+                raise UpstreamTimeout() from None
             except httpx.TransportError as exc:
-                raise UpstreamFailed("Upstream result could not be downloaded") from exc
+                raise _Transient(type(exc).__name__) from None
         raise UpstreamFailed("Upstream result redirected too often")
+
+
+class _Transient(Exception):
+    """A download attempt failed in a way worth retrying."""
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    """The body, refusing anything larger than `max_bytes` (declared or actual)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise UpstreamFailed("Upstream result is too large")
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise UpstreamFailed("Upstream result is too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def json_object(response: httpx.Response, engine: str) -> dict[str, Any]:
