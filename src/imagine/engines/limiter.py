@@ -8,7 +8,20 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from imagine.errors import RateLimited
+from imagine.errors import ImagineError, RateLimited, TaskFailed
+
+
+class UpstreamQueueFull(TaskFailed, RateLimited):
+    """429 after admission: the provider's in-flight cap stayed full for the bounded wait.
+
+    Both a RateLimited (429, "Rate limit exceeded") and a TaskFailed, so the service fails
+    the admitted task, releases its credits and answers 429 with the task_id.
+    """
+
+    status = 429
+
+    def __init__(self) -> None:
+        ImagineError.__init__(self, "Rate limit exceeded")
 
 
 class Limiter:
@@ -37,7 +50,7 @@ class Limiter:
         return sum(1 for w in self._waiters if not w.done())
 
     async def acquire(self, max_wait: float) -> None:
-        """Take a slot, waiting at most `max_wait` seconds in the queue; else RateLimited."""
+        """Take a slot, waiting at most `max_wait` seconds in the queue; else UpstreamQueueFull."""
         if self._held < self.capacity and not self._waiters:
             self._held += 1
             return
@@ -48,7 +61,7 @@ class Limiter:
                 await asyncio.shield(waiter)
         except TimeoutError:
             self._abandon(waiter)
-            raise RateLimited() from None
+            raise UpstreamQueueFull() from None
         except asyncio.CancelledError:
             self._abandon(waiter)
             raise
