@@ -70,6 +70,7 @@ class _Builder:
         self.limiters: dict[str, Limiter] = {}
 
     def has_key(self, name: str) -> bool:
+        """True when the upstream `name` has a key or token configured."""
         keys = {"bfl": self.s.bfl_api_key, "fal": self.s.fal_api_key,
                 "replicate": self.s.replicate_api_token}
         return bool(keys.get(name))

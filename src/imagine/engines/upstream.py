@@ -67,6 +67,7 @@ def backoff(initial: float = 0.5, factor: float = 1.5, cap: float = 4.0) -> Call
     state = [initial / factor]
 
     def next_delay() -> float:
+        """The next delay in the sequence."""
         state[0] = min(state[0] * factor, cap)
         return state[0]
 
