@@ -91,9 +91,10 @@ class _Builder:
             endpoint = BFL_ENDPOINTS[model_id]
             hosts = HostPolicy(s.bfl_base_url, s.bfl_delivery_hosts)
             client = self._client(name, hosts, {"x-key": s.bfl_api_key})
-            limiters = [self._limiter(f"bfl:{endpoint}", cap)
-                        for cap in [BFL_ENDPOINT_CAPS.get(endpoint)] if cap]
-            limiters.append(self._limiter("bfl", BFL_ACCOUNT_CAP))
+            # The endpoint's own cap (Kontext Max: 6) first, then the key's overall cap (24).
+            limiters = [self._limiter("bfl", BFL_ACCOUNT_CAP)]
+            if endpoint in BFL_ENDPOINT_CAPS:
+                limiters.insert(0, self._limiter(f"bfl:{endpoint}", BFL_ENDPOINT_CAPS[endpoint]))
             return BflEngine(client, s.bfl_base_url, endpoint, limiters, deadline,
                              s.bfl_safety_tolerance)
         if name == "fal" and model_id in FAL_APPS and s.fal_api_key:
