@@ -45,6 +45,13 @@ def fal_app(server: FakeServer) -> Starlette:
             return JSONResponse({"status": state, "queue_position": 0}, 202)
         return JSONResponse({"status": "COMPLETED", "logs": None, "response_url": "x"})
 
+    async def cancel(request: Request) -> Response:
+        if not authorized(request):
+            return JSONResponse({"detail": "Unauthorized"}, 401)
+        if server.state.cancel(request.path_params["id"]):
+            return JSONResponse({"status": "CANCELLATION_REQUESTED"}, 202)
+        return JSONResponse({"status": "ALREADY_COMPLETED"}, 400)
+
     async def result(request: Request) -> Response:
         if not authorized(request):
             return JSONResponse({"detail": "Unauthorized"}, 401)
@@ -69,6 +76,7 @@ def fal_app(server: FakeServer) -> Starlette:
     return Starlette(routes=[
         Route("/delivery/{name}", lambda r: server.state.delivery(r), methods=["GET"]),
         Route("/{prefix:path}/requests/{id}/status", status, methods=["GET"]),
+        Route("/{prefix:path}/requests/{id}/cancel", cancel, methods=["PUT"]),
         Route("/{prefix:path}/requests/{id}", result, methods=["GET"]),
         Route("/{app:path}", submit, methods=["POST"]),
     ])
@@ -116,6 +124,15 @@ def replicate_app(server: FakeServer) -> Starlette:
             state.advance(got.id)
         return JSONResponse(prediction(got), 201)
 
+    async def cancel(request: Request) -> Response:
+        if not authorized(request):
+            return JSONResponse({"detail": "Unauthenticated"}, 401)
+        task = server.state.tasks.get(request.path_params["id"])
+        if task is None:
+            return JSONResponse({"detail": "Not found", "status": 404}, 404)
+        server.state.cancel(task.id)
+        return JSONResponse({**prediction(task), "status": "canceled"})
+
     async def get(request: Request) -> Response:
         if not authorized(request):
             return JSONResponse({"detail": "Unauthenticated"}, 401)
@@ -129,5 +146,6 @@ def replicate_app(server: FakeServer) -> Starlette:
     return Starlette(routes=[
         Route("/v1/models/{owner}/{name}/predictions", create, methods=["POST"]),
         Route("/v1/predictions/{id}", get, methods=["GET"]),
+        Route("/v1/predictions/{id}/cancel", cancel, methods=["POST"]),
         Route("/delivery/{name}", lambda r: server.state.delivery(r), methods=["GET"]),
     ])

@@ -48,6 +48,7 @@ class Task:
     polls: int = 0
     done: bool = False
     ready_at: float | None = None
+    cancelled: bool = False
 
 
 class FakeProvider:
@@ -112,6 +113,16 @@ class FakeProvider:
                 task.ready_at = time.monotonic()
                 self.in_flight -= 1
             return task
+
+    def cancel(self, task_id: str) -> bool:
+        """Stop a running task (frees its slot); False when unknown or already done."""
+        with self.lock:
+            task = self.tasks.get(task_id)
+            if task is None or task.done:
+                return False
+            task.done, task.cancelled = True, True
+            self.in_flight -= 1
+            return True
 
     def result_for(self, task: Task, suffix: str = "png") -> str:
         return self.result_url or f"{self.base_url}/delivery/{task.id}.{suffix}"

@@ -113,6 +113,8 @@ async def test_5xx_outage_and_deadline(fake, http, ftime) -> None:
     with pytest.raises(UpstreamTimeout) as caught:
         await engine(fake, http, FakeTime()).edit(input_image(), "p", OPTIONS)
     assert not isinstance(caught.value, SubmitTimeout)
+    assert fake.requests[-1][0] == "PUT" and fake.requests[-1][1].endswith("/cancel")
+    assert [t.cancelled for t in fake.tasks.values()] == [True] and fake.in_flight == 0
 
 
 async def test_foreign_status_url_is_refused(fake, http, ftime) -> None:

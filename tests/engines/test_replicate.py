@@ -109,6 +109,8 @@ async def test_deadline_after_acceptance_is_final(fake, http, ftime) -> None:
     with pytest.raises(UpstreamTimeout) as caught:
         await engine(fake, http, ftime).edit(input_image(), "p", OPTIONS)
     assert not isinstance(caught.value, SubmitTimeout)
+    assert fake.requests[-1][0] == "POST" and fake.requests[-1][1].endswith("/cancel")
+    assert [t.cancelled for t in fake.tasks.values()] == [True] and fake.in_flight == 0
 
 
 async def test_expired_output_fails(fake, http, ftime) -> None:

@@ -125,7 +125,8 @@ class FalEngine(HostedEngine):
         response_url = self.upstream.hosts.check(response_url)
         log.info("upstream task accepted", engine=self.name, model=options.model,
                  task=request_id[:64])
-        await self.poll(status_url, deadline, fal_status_step)
+        cancel = ("PUT", answer.get("cancel_url", f"{queue_url}/requests/{request_id}/cancel"))
+        await self.poll(status_url, deadline, fal_status_step, cancel=cancel)
         result = await self.upstream.send("GET", response_url, deadline, "poll")
         self._refused(result)
         return fal_result_url(json_object(result, self.name))

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+import httpx
 import structlog
 from PIL import Image
 
@@ -13,7 +14,7 @@ from imagine.engines.base import EditOptions, EditResult
 from imagine.engines.limiter import Limiter, hold_all
 from imagine.engines.payload import decode_result, fit
 from imagine.engines.upstream import Deadline, UpstreamClient, backoff
-from imagine.errors import UpstreamFailed
+from imagine.errors import ImagineError, UpstreamFailed, UpstreamTimeout
 
 log = structlog.get_logger(__name__)
 
@@ -83,9 +84,37 @@ class HostedEngine(ABC):
         """Submit and wait; return the result URL or raise a mapped TaskFailed."""
 
     async def poll(
-        self, url: str, deadline: Deadline, step: Step, first: dict[str, Any] | None = None
+        self,
+        url: str,
+        deadline: Deadline,
+        step: Step,
+        first: dict[str, Any] | None = None,
+        cancel: tuple[str, object] | None = None,
     ) -> str:
-        """Poll `url` with capped backoff until `step` returns a value or raises."""
+        """Poll `url` with capped backoff until `step` returns a value or raises.
+
+        On the deadline, a provider that offers it (`cancel`: method and URL) is asked to
+        cancel the task, so it stops running (and billing) for a result nobody will get.
+        """
+        try:
+            return await self._poll(url, deadline, step, first)
+        except UpstreamTimeout:
+            if cancel is not None:
+                await self._cancel(*cancel)
+            raise
+
+    async def _cancel(self, method: str, url: object) -> None:
+        if not isinstance(url, str) or not self.upstream.hosts.allows(url):
+            return
+        try:
+            await self.upstream.send(method, url, Deadline(self.upstream.clock, 5.0), "poll")
+            log.info("upstream task cancelled after the deadline", engine=self.name)
+        except (ImagineError, httpx.HTTPError):
+            log.info("upstream task could not be cancelled", engine=self.name)
+
+    async def _poll(
+        self, url: str, deadline: Deadline, step: Step, first: dict[str, Any] | None
+    ) -> str:
         self.upstream.hosts.check(url)
         delay = backoff()
         body = first

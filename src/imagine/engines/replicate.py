@@ -110,4 +110,6 @@ class ReplicateEngine(HostedEngine):
             raise malformed(self.name)
         log.info("upstream task accepted", engine=self.name, model=options.model,
                  task=str(prediction.get("id"))[:64])
-        return await self.poll(get_url, deadline, replicate_step, first=prediction)
+        cancel = ("POST", urls.get("cancel")) if isinstance(urls, dict) else None
+        return await self.poll(get_url, deadline, replicate_step, first=prediction,
+                               cancel=cancel)
