@@ -107,6 +107,12 @@ async def test_error_and_malformed_answers_fail(fake, http, ftime, outcome) -> N
     assert caught.value.status == 502
 
 
+async def test_id_without_polling_url_polls_get_result(fake, http, ftime) -> None:
+    fake.polling_url = ""
+    await engine(fake, http, ftime).edit(input_image(), "p", OPTIONS)
+    assert fake.requests[1] == ("GET", "/v1/get_result")
+
+
 async def test_task_not_found_fails(fake, http, ftime) -> None:
     fake.polling_url = f"{fake.base_url}/v1/get_result?id=unknown"
     with pytest.raises(UpstreamFailed):
@@ -253,3 +259,9 @@ async def test_result_size_is_capped(fake, http, ftime) -> None:
     with pytest.raises(UpstreamFailed) as caught:
         await bfl.upstream.download(sample, Deadline(ftime.clock, 60), max_bytes=100)
     assert caught.value.messages == ["Upstream result is too large"]
+
+
+async def test_unparseable_redirect_is_an_upstream_failure(fake, http, ftime) -> None:
+    fake.result_url = f"{fake.base_url}/redirect?to=http://%5B::1"
+    with pytest.raises(UpstreamFailed):
+        await engine(fake, http, ftime).edit(input_image(), "p", OPTIONS)

@@ -141,11 +141,13 @@ class UpstreamClient:
                     timeout=min(call_timeout or self._call_timeout, remaining),
                     follow_redirects=False,
                 )
+            except httpx.InvalidURL:
+                raise UpstreamFailed("Upstream returned an unexpected URL") from None
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 wait = await self._failed(phase, failures := failures + 1, delay(), deadline, exc)
                 log.info("upstream unreachable, retrying", engine=self.name, wait=wait)
                 continue
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 if phase == "submit":
                     # The provider may have accepted it: retrying anywhere could double-submit.
                     log.warning("upstream submission unconfirmed", engine=self.name,
@@ -235,7 +237,9 @@ class UpstreamClient:
                     return await _read_capped(response, max_bytes)
             except (httpx.TimeoutException, TimeoutError):
                 raise UpstreamTimeout() from None
-            except httpx.TransportError as exc:
+            except httpx.InvalidURL:
+                raise UpstreamFailed("Upstream returned an unexpected URL") from None
+            except httpx.RequestError as exc:
                 raise _Transient(type(exc).__name__) from None
         raise UpstreamFailed("Upstream result redirected too often")
 
