@@ -2,56 +2,163 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+import httpx
 import structlog
 
 from imagine.catalog import Model
+from imagine.clock import Clock
 from imagine.engines.base import Engine
+from imagine.engines.bfl import BFL_ACCOUNT_CAP, BFL_ENDPOINT_CAPS, BFL_ENDPOINTS, BflEngine
+from imagine.engines.failover import FailoverEngine
+from imagine.engines.fal import FAL_ACCOUNT_CAP, FAL_APPS, FAL_DELIVERY_HOSTS, FalEngine
+from imagine.engines.hosts import HostPolicy
+from imagine.engines.limiter import Limiter
 from imagine.engines.offline.engine import OfflineEngine
+from imagine.engines.replicate import (
+    REPLICATE_ACCOUNT_CAP,
+    REPLICATE_DELIVERY_HOSTS,
+    REPLICATE_MODELS,
+    ReplicateEngine,
+)
+from imagine.engines.upstream import Sleep, UpstreamClient
 from imagine.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+UPSTREAMS = ("bfl", "fal", "replicate")
+
 
 @dataclass
 class ModelRoute:
-    """How one model is served: its engine (None when unavailable) and a readable label."""
+    """How one model is served; what `GET /api/v1/models` reports.
+
+    `available` is False (and `engine` None) when no configured engine can serve the model:
+    the service answers 503 for it. `engine_names` lists the engines tried, in order
+    (e.g. ["bfl", "fal"], or ["offline"]); it never contains keys or URLs. `note` explains
+    a fallback or an unavailability to operators.
+    """
 
     model: Model
     engine: Engine | None
     engine_names: list[str]
     available: bool
     note: str = ""
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def offline(self) -> bool:
+        """True when the model is served by the offline (non-FLUX) engine."""
+        return self.engine_names == ["offline"]
+
+    def public(self) -> dict[str, object]:
+        """The model's entry for `GET /api/v1/models` (no secrets, no provider URLs)."""
+        return {"id": self.model.id, "price": self.model.price, "available": self.available,
+                "engines": list(self.engine_names) if self.available else []}
 
 
-def build_routes(settings: Settings, catalog: dict[str, Model]) -> dict[str, ModelRoute]:
-    """Resolve each catalog model to the engine configured for it."""
+class _Builder:
+    """Creates upstream engines; one client and one limiter set per provider account."""
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient, clock: Clock,
+                 sleep: Sleep) -> None:
+        self.s, self.http, self.clock, self.sleep = settings, http, clock, sleep
+        self.clients: dict[str, UpstreamClient] = {}
+        self.limiters: dict[str, Limiter] = {}
+
+    def has_key(self, name: str) -> bool:
+        """True when the upstream `name` has a key or token configured."""
+        keys = {"bfl": self.s.bfl_api_key, "fal": self.s.fal_api_key,
+                "replicate": self.s.replicate_api_token}
+        return bool(keys.get(name))
+
+    def _client(self, name: str, hosts: HostPolicy, auth: dict[str, str]) -> UpstreamClient:
+        if name not in self.clients:
+            self.clients[name] = UpstreamClient(name, self.http, hosts, auth, self.clock,
+                                                self.sleep)
+        return self.clients[name]
+
+    def _limiter(self, key: str, cap: int) -> Limiter:
+        return self.limiters.setdefault(key, Limiter(cap, key))
+
+    def engine(self, name: str, model_id: str) -> Engine | None:
+        """The `name` engine for `model_id`, or None if that upstream does not serve it."""
+        s, deadline = self.s, self.s.upstream_deadline
+        if name == "bfl" and model_id in BFL_ENDPOINTS and s.bfl_api_key:
+            endpoint = BFL_ENDPOINTS[model_id]
+            hosts = HostPolicy(s.bfl_base_url, s.bfl_delivery_hosts)
+            client = self._client(name, hosts, {"x-key": s.bfl_api_key})
+            # The endpoint's own cap (Kontext Max: 6) first, then the key's overall cap (24).
+            limiters = [self._limiter("bfl", BFL_ACCOUNT_CAP)]
+            if endpoint in BFL_ENDPOINT_CAPS:
+                limiters.insert(0, self._limiter(f"bfl:{endpoint}", BFL_ENDPOINT_CAPS[endpoint]))
+            return BflEngine(client, s.bfl_base_url, endpoint, limiters, deadline,
+                             s.bfl_safety_tolerance)
+        if name == "fal" and model_id in FAL_APPS and s.fal_api_key:
+            hosts = HostPolicy(s.fal_base_url, FAL_DELIVERY_HOSTS)
+            client = self._client(name, hosts,
+                                  {"Authorization": f"Key {s.fal_api_key}"})
+            return FalEngine(client, s.fal_base_url, FAL_APPS[model_id],
+                             [self._limiter("fal", FAL_ACCOUNT_CAP)], deadline,
+                             s.bfl_safety_tolerance)
+        if name == "replicate" and model_id in REPLICATE_MODELS and s.replicate_api_token:
+            hosts = HostPolicy(s.replicate_base_url, REPLICATE_DELIVERY_HOSTS)
+            client = self._client(name, hosts,
+                                  {"Authorization": f"Bearer {s.replicate_api_token}"})
+            return ReplicateEngine(client, s.replicate_base_url, REPLICATE_MODELS[model_id],
+                                   [self._limiter("replicate", REPLICATE_ACCOUNT_CAP)],
+                                   deadline, s.bfl_safety_tolerance)
+        return None
+
+
+def build_routes(
+    settings: Settings,
+    catalog: dict[str, Model],
+    http_client: httpx.AsyncClient,
+    clock: Clock,
+    sleep: Sleep = asyncio.sleep,
+) -> dict[str, ModelRoute]:
+    """Resolve each catalog model to its ordered engines (skipping upstreams without keys)."""
+    builder = _Builder(settings, http_client, clock, sleep)
+    offline: Callable[[], Engine] = OfflineEngine
+    keyed = [name for name in UPSTREAMS if builder.has_key(name)]
     routes: dict[str, ModelRoute] = {}
-    offline = OfflineEngine()
     for model in catalog.values():
-        names = settings.engines.get(model.id) or [settings.default_engine]
-        unknown = [n for n in names if n != "offline"]
-        if unknown and settings.allow_offline_fallback:
+        names = settings.engines.get(model.id) or keyed or [settings.default_engine]
+        chain: list[tuple[str, Engine]] = []
+        skipped: list[str] = []
+        for name in names:
+            built = offline() if name == "offline" else builder.engine(name, model.id)
+            if built is None:
+                skipped.append(name)
+            else:
+                chain.append((name, built))
+        note = f"skipped {skipped} (no key, or not served there)" if skipped else ""
+        if not chain and settings.allow_offline_fallback:
             routes[model.id] = ModelRoute(
-                model, offline, ["offline"], True,
-                f"engines {unknown} are not built in yet; serving with the offline engine",
-            )
-        elif unknown:
-            routes[model.id] = ModelRoute(
-                model, None, names, False, f"engines {unknown} are not available"
-            )
+                model, offline(), ["offline"], True,
+                note or "no upstream configured; serving with the offline engine", skipped)
+        elif not chain:
+            routes[model.id] = ModelRoute(model, None, [], False,
+                                          note or "no engine configured", skipped)
+        elif len(chain) == 1:
+            routes[model.id] = ModelRoute(model, chain[0][1], [chain[0][0]], True, note, skipped)
         else:
-            routes[model.id] = ModelRoute(model, offline, ["offline"], True)
+            engine = FailoverEngine(chain, clock, settings.upstream_deadline)
+            routes[model.id] = ModelRoute(model, engine, engine.names, True, note, skipped)
     return routes
 
 
 def log_routes(routes: dict[str, ModelRoute]) -> None:
-    """Say plainly, at startup, which engine serves each model."""
+    """Say plainly, at startup, which engines serve each model (never keys or URLs)."""
     for route in routes.values():
         if not route.available:
-            log.warning("model unavailable", model=route.model.id, reason=route.note)
-        elif route.engine_names == ["offline"]:
+            log.warning("model unavailable", model=route.model.id, reason=route.note,
+                        configured=route.skipped)
+        elif route.offline:
             log.warning(
                 "model served by the OFFLINE engine (classical image processing, not FLUX"
                 " Kontext); set IMAGINE_BFL_API_KEY to serve the real model",
@@ -59,4 +166,5 @@ def log_routes(routes: dict[str, ModelRoute]) -> None:
                 note=route.note or None,
             )
         else:
-            log.info("model served", model=route.model.id, engines=route.engine_names)
+            log.info("model served", model=route.model.id, engines=route.engine_names,
+                     note=route.note or None)

@@ -1,0 +1,112 @@
+"""Black Forest Labs API engine: submit a Kontext task, poll it, download the sample."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from PIL import Image
+
+from imagine.engines.base import EditOptions
+from imagine.engines.hosted import HostedEngine, malformed
+from imagine.engines.limiter import Limiter
+from imagine.engines.payload import encode_base64
+from imagine.engines.upstream import Deadline, UpstreamClient, json_object
+from imagine.errors import ContentPolicyViolation, UpstreamFailed
+
+log = structlog.get_logger(__name__)
+
+# Our model id → the provider's endpoint (POST /v1/<endpoint>).
+BFL_ENDPOINTS = MappingProxyType(
+    {"flux-kontext-max": "flux-kontext-max", "flux-kontext-pro": "flux-kontext-pro"}
+)
+# In-flight tasks the provider allows per key: overall, and tighter per endpoint.
+BFL_ACCOUNT_CAP = 24
+BFL_ENDPOINT_CAPS = MappingProxyType({"flux-kontext-max": 6})
+# The provider allows at most 2 when an input image is sent.
+BFL_MAX_TOLERANCE_WITH_IMAGE = 2
+
+_PENDING = frozenset({"Pending"})
+_MODERATED = frozenset({"Request Moderated", "Content Moderated"})
+_FAILED = frozenset({"Error", "Task not found"})
+
+
+def bfl_step(body: dict[str, Any]) -> str | None:
+    """Map one polling answer: the sample URL when Ready, None while pending, else raise."""
+    status = body.get("status")
+    if status == "Ready":
+        result = body.get("result")
+        sample = result.get("sample") if isinstance(result, dict) else None
+        if not isinstance(sample, str):
+            raise malformed("bfl")
+        return sample
+    if status in _PENDING:
+        return None
+    if status in _MODERATED:
+        log.info("upstream refused on content grounds", engine="bfl", status=status)
+        raise ContentPolicyViolation()
+    if status in _FAILED:
+        log.warning("upstream task failed", engine="bfl", status=status)
+        log.debug("upstream failure details", engine="bfl", details=str(body.get("details"))[:500])
+        raise UpstreamFailed()
+    raise malformed("bfl")
+
+
+class BflEngine(HostedEngine):
+    """FLUX.1 Kontext through api.bfl.ai (or a regional base URL)."""
+
+    name = "bfl"
+
+    def __init__(
+        self,
+        upstream: UpstreamClient,
+        base_url: str,
+        endpoint: str,
+        limiters: list[Limiter],
+        deadline_s: float,
+        safety_tolerance: int = 2,
+        queue_timeout: float = 30.0,
+    ) -> None:
+        super().__init__(upstream, limiters, deadline_s, queue_timeout)
+        self.base_url = base_url.rstrip("/")
+        self.endpoint = endpoint
+        self.safety_tolerance = min(safety_tolerance, BFL_MAX_TOLERANCE_WITH_IMAGE)
+
+    async def prepare(
+        self, image: Image.Image, prompt: str, options: EditOptions
+    ) -> dict[str, Any]:
+        """The submit body: base64 PNG input, ratio, format, tolerance, no upsampling."""
+        body: dict[str, Any] = {
+            "prompt": prompt,
+            "input_image": await encode_base64(image),
+            "aspect_ratio": options.aspect_ratio,
+            "output_format": options.output_format,
+            "safety_tolerance": self.safety_tolerance,
+            "prompt_upsampling": False,
+        }
+        if options.seed is not None:
+            body["seed"] = options.seed
+        return body
+
+    async def run(self, body: dict[str, Any], options: EditOptions, deadline: Deadline) -> str:
+        """Submit, then poll the returned polling URL (checked against the provider's hosts)."""
+        response = await self.upstream.send(
+            "POST", f"{self.base_url}/v1/{self.endpoint}", deadline, "submit", json=body
+        )
+        if response.status_code in (400, 422):
+            log.warning("upstream rejected the request", engine=self.name,
+                        status=response.status_code)
+            log.debug("upstream rejection", engine=self.name, body=response.text[:500])
+            raise UpstreamFailed("Upstream rejected the request")
+        answer = json_object(response, self.name)
+        task_id = answer.get("id")
+        polling_url = answer.get("polling_url")
+        if polling_url is None and isinstance(task_id, str):
+            polling_url = f"{self.base_url}/v1/get_result?id={quote(task_id)}"
+        if not isinstance(polling_url, str):
+            raise malformed(self.name)
+        log.info("upstream task accepted", engine=self.name, model=options.model,
+                 task=str(task_id)[:64])
+        return await self.poll(self.upstream.hosts.check(polling_url), deadline, bfl_step)

@@ -1,0 +1,132 @@
+"""fal engine: FLUX.1 Kontext through fal's queue API (queue.fal.run)."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+import httpx
+import structlog
+from PIL import Image
+
+from imagine.engines.base import EditOptions
+from imagine.engines.hosted import HostedEngine, malformed
+from imagine.engines.limiter import Limiter
+from imagine.engines.payload import encode_data_uri
+from imagine.engines.upstream import Deadline, UpstreamClient, json_object
+from imagine.errors import ContentPolicyViolation, UpstreamFailed
+
+log = structlog.get_logger(__name__)
+
+FAL_APPS = MappingProxyType({"flux-kontext-max": "fal-ai/flux-pro/kontext/max",
+            "flux-kontext-pro": "fal-ai/flux-pro/kontext"})
+# Hosts fal serves result files from (https only); the queue host itself is always allowed.
+FAL_DELIVERY_HOSTS = ("fal.media", "*.fal.media", "*.fal.run")
+FAL_ACCOUNT_CAP = 10
+
+_RUNNING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
+
+
+def _content_refusal(response: httpx.Response) -> bool:
+    """True for fal's `content_policy_violation` error shape (detail: [{type: ...}])."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    detail = body.get("detail") if isinstance(body, dict) else body
+    return isinstance(detail, list) and any(
+        isinstance(d, dict) and d.get("type") == "content_policy_violation" for d in detail
+    )
+
+
+def fal_status_step(body: dict[str, Any]) -> str | None:
+    """Map one status answer: "done" once COMPLETED, None while queued or running."""
+    status = body.get("status")
+    if status in _RUNNING:
+        return None
+    if status == "COMPLETED":
+        return "done"
+    raise malformed("fal")
+
+
+def fal_result_url(body: dict[str, Any]) -> str:
+    """The first image URL of a result, refusing flagged (NSFW-blanked) results."""
+    nsfw = body.get("has_nsfw_concepts")
+    if isinstance(nsfw, list) and any(nsfw):
+        log.info("upstream refused on content grounds", engine="fal")
+        raise ContentPolicyViolation()
+    images = body.get("images")
+    first = images[0] if isinstance(images, list) and images else None
+    url = first.get("url") if isinstance(first, dict) else None
+    if not isinstance(url, str):
+        raise malformed("fal")
+    return url
+
+
+class FalEngine(HostedEngine):
+    """FLUX.1 Kontext [pro]/[max] on fal."""
+
+    name = "fal"
+
+    def __init__(
+        self,
+        upstream: UpstreamClient,
+        base_url: str,
+        app: str,
+        limiters: list[Limiter],
+        deadline_s: float,
+        safety_tolerance: int = 2,
+        queue_timeout: float = 30.0,
+    ) -> None:
+        super().__init__(upstream, limiters, deadline_s, queue_timeout)
+        self.base_url = base_url.rstrip("/")
+        self.app = app
+        # Same rule as BFL's own API: at most 2 when an input image is sent.
+        self.safety_tolerance = max(1, min(safety_tolerance, 2))
+
+    async def prepare(
+        self, image: Image.Image, prompt: str, options: EditOptions
+    ) -> dict[str, Any]:
+        """The queue input: data-URI image, ratio, format, tolerance (fal takes it as a string)."""
+        body: dict[str, Any] = {
+            "prompt": prompt,
+            "image_url": await encode_data_uri(image),
+            "aspect_ratio": options.aspect_ratio,
+            "output_format": options.output_format,
+            "safety_tolerance": str(self.safety_tolerance),
+            "num_images": 1,
+        }
+        if options.seed is not None:
+            body["seed"] = options.seed
+        return body
+
+    def _refused(self, response: httpx.Response) -> None:
+        if response.status_code == 422 and _content_refusal(response):
+            log.info("upstream refused on content grounds", engine=self.name)
+            raise ContentPolicyViolation()
+        if 400 <= response.status_code < 500:
+            log.warning("upstream rejected the request", engine=self.name,
+                        status=response.status_code)
+            log.debug("upstream rejection", engine=self.name, body=response.text[:500])
+            raise UpstreamFailed("Upstream rejected the request")
+
+    async def run(self, body: dict[str, Any], options: EditOptions, deadline: Deadline) -> str:
+        """Enqueue, poll status_url until COMPLETED, then read response_url."""
+        queue_url = f"{self.base_url}/{self.app}"
+        response = await self.upstream.send("POST", queue_url, deadline, "submit", json=body)
+        self._refused(response)
+        answer = json_object(response, self.name)
+        request_id = answer.get("request_id")
+        if not isinstance(request_id, str):
+            raise malformed(self.name)
+        status_url = answer.get("status_url", f"{queue_url}/requests/{request_id}/status")
+        response_url = answer.get("response_url", f"{queue_url}/requests/{request_id}")
+        status_url = self.upstream.hosts.check(status_url)
+        response_url = self.upstream.hosts.check(response_url)
+        log.info("upstream task accepted", engine=self.name, model=options.model,
+                 task=request_id[:64])
+        cancel = ("PUT", answer.get("cancel_url", f"{queue_url}/requests/{request_id}/cancel"))
+        await self.poll(status_url, deadline, fal_status_step, cancel=cancel)
+        result = await self.upstream.send("GET", response_url, deadline, "poll")
+        self._refused(result)
+        return fal_result_url(json_object(result, self.name))

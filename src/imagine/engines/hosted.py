@@ -1,0 +1,127 @@
+"""What every hosted-upstream engine shares: deadline, slot, submit/poll, download, decode."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import httpx
+import structlog
+from PIL import Image
+
+from imagine.engines.base import EditOptions, EditResult
+from imagine.engines.limiter import Limiter, hold_all
+from imagine.engines.payload import decode_result, fit
+from imagine.engines.upstream import Deadline, UpstreamClient, backoff
+from imagine.errors import ImagineError, UpstreamFailed, UpstreamTimeout
+
+log = structlog.get_logger(__name__)
+
+Step = Callable[[dict[str, Any]], str | None]
+
+
+@runtime_checkable
+class DeadlineAware(Protocol):
+    """An engine that can finish within a deadline shared with other engines (failover)."""
+
+    async def edit_by(
+        self, image: Image.Image, prompt: str, options: EditOptions, deadline: Deadline
+    ) -> EditResult:
+        """Edit, giving up when `deadline` passes."""
+        ...
+
+
+def malformed(engine: str) -> UpstreamFailed:
+    """The error for an answer that does not follow the provider's documented shape."""
+    log.warning("upstream answer malformed", engine=engine)
+    return UpstreamFailed()
+
+
+class HostedEngine(ABC):
+    """A provider that takes a task, runs it asynchronously and hands back a result URL."""
+
+    name = "hosted"
+
+    def __init__(
+        self,
+        upstream: UpstreamClient,
+        limiters: Sequence[Limiter],
+        deadline_s: float,
+        queue_timeout: float = 30.0,
+    ) -> None:
+        self.upstream = upstream
+        self.limiters = list(limiters)
+        self.deadline_s = deadline_s
+        self.queue_timeout = queue_timeout
+
+    async def edit(self, image: Image.Image, prompt: str, options: EditOptions) -> EditResult:
+        """Edit within this engine's own deadline (`upstream_deadline`)."""
+        deadline = Deadline(self.upstream.clock, self.deadline_s)
+        return await self.edit_by(image, prompt, options, deadline)
+
+    async def edit_by(
+        self, image: Image.Image, prompt: str, options: EditOptions, deadline: Deadline
+    ) -> EditResult:
+        """Submit, wait for the task while holding a provider slot, then fetch and decode."""
+        request = await self.prepare(image, prompt, options)
+        wait = min(self.queue_timeout, deadline.remaining("submit"))
+        async with hold_all(self.limiters, wait):
+            result_url = await self.run(request, options, deadline)
+        data = await self.upstream.download(result_url, deadline)
+        edited = fit(await decode_result(data), options.width, options.height)
+        log.info("upstream edit finished", engine=self.name, model=options.model)
+        return EditResult(image=edited, engine=self.name)
+
+    @abstractmethod
+    async def prepare(
+        self, image: Image.Image, prompt: str, options: EditOptions
+    ) -> dict[str, Any]:
+        """The provider's request body (encoding happens before a slot is taken)."""
+
+    @abstractmethod
+    async def run(self, body: dict[str, Any], options: EditOptions, deadline: Deadline) -> str:
+        """Submit and wait; return the result URL or raise a mapped TaskFailed."""
+
+    async def poll(
+        self,
+        url: str,
+        deadline: Deadline,
+        step: Step,
+        first: dict[str, Any] | None = None,
+        cancel: tuple[str, object] | None = None,
+    ) -> str:
+        """Poll `url` with capped backoff until `step` returns a value or raises.
+
+        On the deadline, a provider that offers it (`cancel`: method and URL) is asked to
+        cancel the task, so it stops running (and billing) for a result nobody will get.
+        """
+        try:
+            return await self._poll(url, deadline, step, first)
+        except UpstreamTimeout:
+            if cancel is not None:
+                await self._cancel(*cancel)
+            raise
+
+    async def _cancel(self, method: str, url: object) -> None:
+        if not isinstance(url, str) or not self.upstream.hosts.allows(url):
+            return
+        try:
+            await self.upstream.send(method, url, Deadline(self.upstream.clock, 5.0), "poll")
+            log.info("upstream task cancelled after the deadline", engine=self.name)
+        except (ImagineError, httpx.HTTPError):
+            log.info("upstream task could not be cancelled", engine=self.name)
+
+    async def _poll(
+        self, url: str, deadline: Deadline, step: Step, first: dict[str, Any] | None
+    ) -> str:
+        self.upstream.hosts.check(url)
+        delay = backoff()
+        body = first
+        while True:
+            if body is not None:
+                outcome = step(body)
+                if outcome is not None:
+                    return outcome
+                await self.upstream.sleep(min(delay(), max(deadline.remaining(), 0.0)))
+            body = await self.upstream.get_json(url, deadline)

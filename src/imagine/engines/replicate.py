@@ -1,0 +1,115 @@
+"""Replicate engine: FLUX.1 Kontext as Replicate official-model predictions."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+import structlog
+from PIL import Image
+
+from imagine.engines.base import EditOptions
+from imagine.engines.hosted import HostedEngine, malformed
+from imagine.engines.limiter import Limiter
+from imagine.engines.payload import encode_data_uri
+from imagine.engines.upstream import Deadline, UpstreamClient, json_object
+from imagine.errors import ContentPolicyViolation, UpstreamFailed
+
+log = structlog.get_logger(__name__)
+
+REPLICATE_MODELS = MappingProxyType({"flux-kontext-max": "black-forest-labs/flux-kontext-max",
+                    "flux-kontext-pro": "black-forest-labs/flux-kontext-pro"})
+REPLICATE_DELIVERY_HOSTS = ("replicate.delivery", "*.replicate.delivery")
+REPLICATE_ACCOUNT_CAP = 24
+# Longest sync wait Replicate accepts in `Prefer: wait=<seconds>`.
+REPLICATE_MAX_WAIT = 60
+
+_RUNNING = frozenset({"starting", "processing"})
+# Markers of a safety-filter refusal in a failed prediction's error (E005: flagged as sensitive).
+_REFUSAL_MARKERS = ("e005", "sensitive", "nsfw", "moderat", "content policy")
+
+
+def replicate_step(body: dict[str, Any]) -> str | None:
+    """Map one prediction: its output URL once succeeded, None while running, else raise."""
+    status = body.get("status")
+    if status == "succeeded":
+        output = body.get("output")
+        if isinstance(output, list) and output:
+            output = output[0]
+        if not isinstance(output, str):
+            raise malformed("replicate")
+        return output
+    if status in _RUNNING:
+        return None
+    if status == "failed":
+        error = str(body.get("error") or "").lower()
+        if any(marker in error for marker in _REFUSAL_MARKERS):
+            log.info("upstream refused on content grounds", engine="replicate")
+            raise ContentPolicyViolation()
+        log.warning("upstream task failed", engine="replicate", status=status)
+        log.debug("upstream failure details", engine="replicate", error=error[:500])
+        raise UpstreamFailed()
+    if status == "canceled":
+        log.warning("upstream task canceled", engine="replicate")
+        raise UpstreamFailed()
+    raise malformed("replicate")
+
+
+class ReplicateEngine(HostedEngine):
+    """FLUX.1 Kontext [pro]/[max] on Replicate."""
+
+    name = "replicate"
+
+    def __init__(
+        self,
+        upstream: UpstreamClient,
+        base_url: str,
+        model: str,
+        limiters: list[Limiter],
+        deadline_s: float,
+        safety_tolerance: int = 2,
+        queue_timeout: float = 30.0,
+    ) -> None:
+        super().__init__(upstream, limiters, deadline_s, queue_timeout)
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.safety_tolerance = min(safety_tolerance, 2)
+
+    async def prepare(
+        self, image: Image.Image, prompt: str, options: EditOptions
+    ) -> dict[str, Any]:
+        """The prediction body: {input: {prompt, input_image (data URI), ratio, format, ...}}."""
+        data: dict[str, Any] = {
+            "prompt": prompt,
+            "input_image": await encode_data_uri(image),
+            "aspect_ratio": options.aspect_ratio,
+            "output_format": "jpg" if options.output_format == "jpeg" else "png",
+            "safety_tolerance": self.safety_tolerance,
+            "prompt_upsampling": False,
+        }
+        if options.seed is not None:
+            data["seed"] = options.seed
+        return {"input": data}
+
+    async def run(self, body: dict[str, Any], options: EditOptions, deadline: Deadline) -> str:
+        """Create with `Prefer: wait`; if still running after the wait, poll `urls.get`."""
+        wait = int(min(REPLICATE_MAX_WAIT, max(1.0, deadline.remaining("submit") - 5.0)))
+        response = await self.upstream.send(
+            "POST", f"{self.base_url}/v1/models/{self.model}/predictions", deadline, "submit",
+            json=body, headers={"Prefer": f"wait={wait}"}, call_timeout=wait + 15.0,
+        )
+        if 400 <= response.status_code < 500:
+            log.warning("upstream rejected the request", engine=self.name,
+                        status=response.status_code)
+            log.debug("upstream rejection", engine=self.name, body=response.text[:500])
+            raise UpstreamFailed("Upstream rejected the request")
+        prediction = json_object(response, self.name)
+        urls = prediction.get("urls")
+        get_url = urls.get("get") if isinstance(urls, dict) else None
+        if not isinstance(get_url, str):
+            raise malformed(self.name)
+        log.info("upstream task accepted", engine=self.name, model=options.model,
+                 task=str(prediction.get("id"))[:64])
+        cancel = ("POST", urls.get("cancel")) if isinstance(urls, dict) else None
+        return await self.poll(get_url, deadline, replicate_step, first=prediction,
+                               cancel=cancel)
