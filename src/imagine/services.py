@@ -102,7 +102,7 @@ def build_services(
         http=http_client,
         fetcher=fetcher,
         catalog=catalog,
-        routes=build_routes(settings, catalog),
+        routes=build_routes(settings, catalog, http_client, the_clock),
         limiter=limiter,
         redis=redis,
         language=language or LanguageChecker(),

@@ -126,7 +126,9 @@ class Settings(BaseSettings):
         " IMAGINE_ENGINES__FLUX_KONTEXT_MAX=bfl,fal. Unset models use the default engine.",
     )
     default_engine: str = Field(
-        default="offline", description="Engine used by models with no explicit engine list."
+        default="offline",
+        description="Engine for models with no explicit list when no upstream key is set"
+        " (with keys, the default list is the keyed upstreams in order bfl, fal, replicate).",
     )
     allow_offline_fallback: bool = Field(
         default=True,
