@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -14,7 +16,7 @@ def as_float(rgb: U8) -> F32:
     return rgb.astype(np.float32)
 
 
-def to_u8(values: npt.NDArray[np.floating]) -> U8:
+def to_u8(values: npt.NDArray[Any]) -> U8:
     """Round and clip float values to uint8."""
     out: U8 = np.clip(np.rint(values), 0, 255).astype(np.uint8)
     return out
@@ -27,7 +29,7 @@ def luminance(rgb: U8 | F32) -> F32:
     return out
 
 
-def lerp(a: F32 | U8, b: F32 | U8, weight: F32 | float) -> F32:
+def lerp(a: npt.NDArray[Any], b: npt.NDArray[Any], weight: npt.NDArray[Any] | float) -> F32:
     """a·(1−w) + b·w; a HxW weight broadcasts over channels."""
     w = weight[..., None] if isinstance(weight, np.ndarray) and weight.ndim == 2 else weight
     fa = a.astype(np.float32, copy=False)
@@ -43,7 +45,7 @@ def lut(rgb: U8, tables: list[U8]) -> U8:
     return out
 
 
-def curve(fn_values: npt.NDArray[np.floating]) -> U8:
+def curve(fn_values: npt.NDArray[Any]) -> U8:
     """Turn a curve evaluated on 0..255 into a uint8 lookup table."""
     return to_u8(fn_values)
 

@@ -1,0 +1,105 @@
+"""Subject-aware edits: recolour the subject, blur/remove/replace/desaturate the background."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from imagine.engines.offline.colours import Colour
+from imagine.engines.offline.families.filters import blur
+from imagine.engines.offline.imaging import F32, U8, lerp, luminance, to_u8
+from imagine.engines.offline.rules import Edit
+from imagine.engines.offline.subject import Context
+
+# specular gain and diffuse-shading contrast per finish: matte keeps little of the highlights
+_FINISH = {
+    "plain": (0.7, 1.0),
+    "matte": (0.2, 0.75),
+    "glossy": (1.15, 1.0),
+    "metallic": (0.95, 1.5),
+}
+_MIN_PAINT = 26.0  # even black paint reflects some light; 0 would erase the car's shape
+
+
+def _paint_region(rgb: U8, subject: F32) -> F32:
+    """The subject's dominant painted colour (its body), leaving windows, tyres and trim alone."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    hue = hsv[..., 0].astype(np.float32)  # 0..180
+    sat = hsv[..., 1].astype(np.float32) / 255.0
+    val = hsv[..., 2].astype(np.float32) / 255.0
+    colourful = np.clip((sat - 0.18) / 0.15, 0.0, 1.0) * np.clip((val - 0.12) / 0.1, 0.0, 1.0)
+    inside = subject > 0.5
+    weights = (colourful * subject)[inside]
+    if weights.sum() < 0.2 * max(int(inside.sum()), 1):
+        return subject  # a grey/white/black subject: no body colour to single out, paint it all
+    hist = np.bincount((hue[inside] / 5).astype(np.int64).clip(0, 35), weights, minlength=36)
+    # hue is circular: smooth the histogram with its neighbours before picking the peak
+    smooth = hist + np.roll(hist, 1) * 0.5 + np.roll(hist, -1) * 0.5
+    peak = (float(np.argmax(smooth)) + 0.5) * 5.0
+    dist = np.abs(hue - peak)
+    dist = np.minimum(dist, 180.0 - dist)
+    near = np.clip((22.0 - dist) / 10.0, 0.0, 1.0)
+    region = (subject * near * colourful).astype(np.float32)
+    region = cv2.morphologyEx(region, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    return np.asarray(cv2.GaussianBlur(region, (0, 0), sigmaX=1.2), np.float32)
+
+
+def _recolour(rgb: U8, colour: Colour, ctx: Context) -> U8:
+    subject = ctx.subject_mask()
+    region = _paint_region(rgb, subject)
+    if float(region.sum()) < 1.0:
+        return rgb
+    lum = luminance(rgb)
+    weights = region.ravel()
+    ref = float(np.average(lum.ravel(), weights=weights))
+    high = float(np.percentile(lum[region > 0.5], 90)) if (region > 0.5).any() else ref
+    spec_gain, shade_k = _FINISH[colour.finish]
+    # diffuse: the new paint follows the old light ratio; specular: what exceeds the 90th pct
+    ratio = np.clip(lum / max(ref, 1.0), 0.0, 2.0)
+    ratio = 1.0 + (ratio - 1.0) * shade_k
+    paint = np.maximum(np.asarray(colour.rgb, np.float32), _MIN_PAINT)
+    diffuse = paint[None, None, :] * ratio[..., None]
+    specular = np.clip(lum - max(high, ref + 10.0), 0.0, None) * spec_gain
+    if colour.finish == "matte":
+        diffuse = np.minimum(diffuse, paint * 1.25)  # matte: no bright sheen on the body
+    new = diffuse + specular[..., None]
+    return to_u8(lerp(rgb, new, region))
+
+
+def _background_blur(rgb: U8, amount: float, ctx: Context) -> U8:
+    subject = ctx.subject_mask()
+    # a crisper mask edge than the feathered one, so the subject keeps all its detail
+    crisp = np.clip((subject - 0.25) / 0.5, 0.0, 1.0)
+    sigma = 0.012 * max(rgb.shape[:2]) * float(np.clip(abs(amount), 0.4, 3.0))
+    return to_u8(lerp(blur(rgb, sigma), rgb, crisp))
+
+
+def _background_to(rgb: U8, colour: tuple[int, int, int], ctx: Context) -> U8:
+    backdrop = np.broadcast_to(np.asarray(colour, np.float32), rgb.shape)
+    return to_u8(lerp(backdrop, rgb, ctx.subject_mask()))
+
+
+def _background_gray(rgb: U8, ctx: Context) -> U8:
+    gray = np.repeat(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    return to_u8(lerp(gray, rgb, ctx.subject_mask()))
+
+
+def _transparent(rgb: U8, ctx: Context) -> U8:
+    alpha = to_u8(ctx.subject_mask() * 255.0)
+    return np.concatenate([rgb, alpha[..., None]], axis=2)
+
+
+def apply(rgb: U8, edit: Edit, ctx: Context) -> U8:
+    """Apply one subject-aware edit; "remove_background" returns RGBA (H×W×4)."""
+    if edit.op == "recolour" and edit.colour is not None:
+        return _recolour(rgb, edit.colour, ctx)
+    if edit.op == "background_blur":
+        return _background_blur(rgb, edit.amount, ctx)
+    if edit.op == "background_colour" and edit.colour is not None:
+        return _background_to(rgb, edit.colour.rgb, ctx)
+    if edit.op == "background_gray":
+        return _background_gray(rgb, ctx)
+    if edit.op == "remove_background":
+        return _transparent(rgb, ctx)
+    return rgb
+
