@@ -33,6 +33,9 @@ _EXTRA: dict[str, RGB] = {
     "amber": (255, 191, 0),
     "cobalt": (0, 71, 171),
     "lavenderblue": (204, 204, 255),
+    "navyblue": (0, 0, 128),
+    "babyblue": (137, 207, 240),
+    "racinggreen": (0, 66, 37),
 }
 
 _FINISHES: dict[str, Finish] = {

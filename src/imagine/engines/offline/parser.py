@@ -138,7 +138,8 @@ def parse(instruction: str) -> Parsed:
                 found2, left2 = _parse_clause(fixed, quotes, original)
                 if len(left2) < len(left) or len(found2) > len(found):
                     found, left = found2, left2
-        edits.extend(found)
+        # "vintage, like an old photo" names one edit twice: apply it once
+        edits.extend(e for e in found if e not in edits)
         if left:
             phrase = clause if not found else " ".join(left)
             unrecognised.append(re.sub(r"qtext(\d+)", lambda m: quotes[int(m[1])], phrase))

@@ -111,7 +111,8 @@ RULES: tuple[Rule, ...] = (
     _r("weather", "vignette", rf"\bvign?ett?e?\w*|\bdark(?:en)? {_DET}(?:edges|corners|borders)\b"),
     _r("tone", "golden_hour", r"\bgolden(?: hour)?\b|\bsunset\b|\bsunrise\b|\bmagic hour\b"
        r"|\bdusk\b|\bevening (?:light|sun)\b"),
-    _r("tone", "night", r"\bnight(?:time)?\b|\bmidnight\b|\bmoonli(?:ght|t)\b|\bafter dark\b"
+    _r("tone", "night", r"\b(?:day(?:time)? (?:in)?to )?night(?:time)?\b|\bmidnight\b"
+       r"|\bmoonli(?:ght|t)\b|\bafter dark\b"
        r"|\bnocturnal\b"),
     _r("tone", "sepia", r"\bsepia\b"),
     _r("tone", "vintage", r"\bvintage\b|\bretro\b|\bold(?: |-)?(?:photo|film|school|fashioned"
@@ -164,7 +165,8 @@ FILLER: frozenset[str] = frozenset(
     "strong strongly heavily heavy extremely super way significantly dramatically intensely "
     "percent by degrees degree deg tone tones colors colours color colour "
     "less lower reduce reduced decrease decreased down increase increased up boost higher "
-    "raise add adding bring give gives do for at as from over onto"
+    "raise add adding bring give gives do for at as from over onto convert change transform "
+    "create render edit adjust show use switch"
     )
 )
 KNOWN_WORDS: frozenset[str] = frozenset(
