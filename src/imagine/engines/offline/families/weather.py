@@ -89,15 +89,16 @@ def _snow(rgb: U8, amount: float, ctx: Context) -> U8:
     out = lerp(gray + (as_float(rgb) - gray) * 0.8, np.array([235, 240, 248], np.float32),
                0.14 * amount)
     layer = np.zeros((h, w), np.uint8)
-    count = int(h * w / 1300 * amount)
+    count = int(h * w / 1000 * amount)
     xs = ctx.rng.uniform(0, w, count)
     ys = ctx.rng.uniform(0, h, count)
-    radii = 1.0 + ctx.rng.uniform(0.0, 1.0, count) ** 3 * 0.006 * side
+    # mostly small far flakes, a few big near ones; sizes scale with the picture
+    radii = max(1.5, 0.0015 * side) + ctx.rng.uniform(0.0, 1.0, count) ** 3 * 0.006 * side
     for x, y, r in zip(xs.round().astype(int), ys.round().astype(int),
                        radii.round().astype(int), strict=True):
         cv2.circle(layer, (int(x), int(y)), int(r), 255, -1, cv2.LINE_AA)
-    soft = cv2.GaussianBlur(layer.astype(np.float32) / 255.0, (0, 0), sigmaX=1.0)
-    return to_u8(lerp(out, np.array([250, 251, 255], np.float32), np.clip(soft * 0.95, 0, 1)))
+    soft = cv2.GaussianBlur(layer.astype(np.float32) / 255.0, (0, 0), sigmaX=0.7)
+    return to_u8(lerp(out, np.array([250, 251, 255], np.float32), np.clip(soft * 1.2, 0, 1)))
 
 
 def _fog(rgb: U8, amount: float, ctx: Context) -> U8:
