@@ -10,7 +10,7 @@ import numpy as np
 from imagine.engines.offline.imaging import F32, U8
 
 WORK_SIDE = 192  # GrabCut cost grows with pixels; the mask is refined at full size afterwards
-_MIN_FRACTION = 0.02
+_MIN_FRACTION = 0.005  # thin subjects (a rocket on its pad) are legitimately small
 _MAX_FRACTION = 0.85
 
 
@@ -35,7 +35,7 @@ def _keep_central_components(fg: U8) -> U8:
         return fg
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = np.zeros(count, dtype=bool)
-    keep[1:] = areas >= 0.15 * areas.max()
+    keep[1:] = areas >= 0.04 * areas.max()  # small enough to keep a head above a torso
     out: U8 = keep[labels].astype(np.uint8)
     return out
 
@@ -76,7 +76,7 @@ def find_subject(rgb: U8) -> F32:
     fgd = np.zeros((1, 65), np.float64)
     # GrabCut's k-means init draws from OpenCV's thread-local RNG: pin it for determinism
     cv2.setRNGSeed(0)
-    cv2.grabCut(small, mask, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]
+    cv2.grabCut(small, mask, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]
     fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
     fg = np.asarray(cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)), np.uint8)
     fg = _keep_central_components(fg)

@@ -79,7 +79,7 @@ def _vintage(rgb: U8, ctx: Context) -> U8:
 def _night(rgb: U8) -> U8:
     # moonlight: much darker mid-tones, blue cast, little colour; highlights survive as lights
     out = as_float(_saturation(rgb, 0.55)) / 255.0
-    out = out**1.9 * 0.75
+    out = out**1.7 * 0.8
     out *= np.array([0.72, 0.88, 1.18], np.float32)
     return to_u8(out * 255.0)
 
