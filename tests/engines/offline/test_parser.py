@@ -166,3 +166,20 @@ def test_parse_never_raises(text: str) -> None:
     max_size=14))
 def test_parse_never_raises_on_near_miss_instructions(words: list[str]) -> None:
     parse(" ".join(words))
+
+
+def test_scenery_targets_are_not_painted_as_the_subject() -> None:
+    parsed = parse("make the sky purple")
+    assert parsed.edits == ()
+    assert parsed.unrecognised == ("make the sky purple",)
+
+
+def test_finish_named_before_the_colour_phrase() -> None:
+    edit = parse("give the car a glossy finish in British racing green").edits[0]
+    assert edit.op == "recolour" and edit.target == "car"
+    assert edit.colour is not None
+    assert (edit.colour.rgb, edit.colour.finish) == ((0, 66, 37), "glossy")
+
+
+def test_neutral_tint_of_the_whole_image() -> None:
+    assert ops("make it blue") == ["tint"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 from PIL import ImageColor
@@ -36,6 +38,7 @@ _EXTRA: dict[str, RGB] = {
     "navyblue": (0, 0, 128),
     "babyblue": (137, 207, 240),
     "racinggreen": (0, 66, 37),
+    "britishracinggreen": (0, 66, 37),
 }
 
 _FINISHES: dict[str, Finish] = {
@@ -82,9 +85,8 @@ def _table() -> dict[str, RGB]:
     return {k: (int(v[0]), int(v[1]), int(v[2])) for k, v in table.items()}
 
 
-COLOURS: dict[str, RGB] = _table()
-FINISH_WORDS: frozenset[str] = frozenset(_FINISHES)
-SHADE_WORDS: frozenset[str] = frozenset(_SHADES)
+COLOURS: Mapping[str, RGB] = MappingProxyType(_table())
+FINISHES: Mapping[str, Finish] = MappingProxyType(_FINISHES)
 
 
 def join_compound_names(text: str) -> str:
@@ -93,7 +95,7 @@ def join_compound_names(text: str) -> str:
     out: list[str] = []
     i = 0
     while i < len(words):
-        for span in (3, 2):
+        for span in (3, 2):  # longest first: "british racing green" before "racing green"
             joined = "".join(words[i : i + span])
             if i + span <= len(words) and joined in COLOURS:
                 out.append(joined)

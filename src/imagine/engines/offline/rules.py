@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from imagine.engines.offline.colours import COLOUR_RE, Colour, colour_from_match
+from imagine.engines.offline.colours import COLOUR_RE, FINISHES, Colour, colour_from_match
 
 Family = Literal["subject", "tone", "filters", "weather", "geometry", "text"]
 Span = tuple[int, int]
@@ -37,10 +37,23 @@ class Rule:
     signed: bool = False
 
 
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 _COL = COLOUR_RE.pattern
 _DET = r"(?:(?:the|a|an|my|this|that|his|her|their|its|our|your) )?"
 _VERB = r"(?:change|make|paint|turn|recolou?r|colou?r|set|dye|repaint|spray|switch|convert|give)"
-_THING = r"(?P<thing>[a-z][a-z0-9]*(?: [a-z][a-z0-9]*){0,2}?)"
+_THING = r"(?P<thing>[a-z][a-z0-9]*(?: [a-z][a-z0-9]*){0,4}?)"
+# Parts of a scene, not a subject: without a segmentation model the engine cannot find them,
+# so "make the sky purple" is reported as not understood rather than painting the subject.
+_SCENERY = frozenset(
+    _words(
+        "sky skies road street ground floor wall walls grass water sea ocean lake river trees "
+        "tree clouds cloud mountains mountain hills field building buildings"
+    )
+)
+_THING_NOISE = frozenset(_words("a an the glossy matte metallic shiny finish paint coat look"))
 _GROUND = r"(?:road|street|ground|floor|pavement|asphalt|tarmac|sidewalk|path|surface)"
 _POS_RE = re.compile(
     r"\b(?:(?:at|on|in|along|across|near|to) )?(?:the )?(?:very )?"
@@ -150,10 +163,6 @@ RULES: tuple[Rule, ...] = (
        r"|\bcloser\b|\bmagnif\w*|\bclose ?up\b|\bpunch in\b|\benlarge\b"),
 )
 
-def _words(text: str) -> list[str]:
-    return text.split()
-
-
 # Words that carry no edit of their own; never reported as "not understood".
 FILLER: frozenset[str] = frozenset(
     _words(
@@ -166,7 +175,8 @@ FILLER: frozenset[str] = frozenset(
     "percent by degrees degree deg tone tones colors colours color colour "
     "less lower reduce reduced decrease decreased down increase increased up boost higher "
     "raise add adding bring give gives do for at as from over onto convert change transform "
-    "create render edit adjust show use switch"
+    "create render edit adjust show use switch subject everything was were been taken "
+    "finish one"
     )
 )
 KNOWN_WORDS: frozenset[str] = frozenset(
@@ -218,11 +228,8 @@ def build(
             amount = -abs(amount)
             spans += [down.span()] if down is not None else []
     edit = Edit(rule.family, rule.op, amount=amount, colour=colour)
-    if rule.op == "recolour":
-        thing = (groups.get("thing") or "").strip()
-        if thing in {"it", "image", "photo", "picture", "everything", "scene", "whole image"}:
-            return Edit("tone", "tint", amount=amount, colour=colour), spans
-        return Edit("subject", "recolour", amount=amount, colour=colour, target=thing), spans
+    if rule.op == "recolour" and colour is not None:
+        return _recolour_edit(groups.get("thing") or "", colour, match[0], amount, spans)
     if rule.op == "rotate":
         for pattern in (_ANGLE_RE, _CCW_RE, _CW_RE):
             found = pattern.search(text)
@@ -236,6 +243,23 @@ def build(
     if rule.op == "text":
         return _text_edit(match, text, quotes, original, spans)
     return edit, spans
+
+
+def _recolour_edit(thing: str, colour: Colour, phrase: str, amount: float,
+                   spans: list[Span]) -> tuple[Edit | None, list[Span]]:
+    words = thing.split()
+    if any(w in _SCENERY for w in words):
+        return None, []
+    if colour.finish == "plain":  # "a glossy finish in racing green": finish before the thing
+        for word in phrase.split():
+            if word in FINISHES:
+                colour = Colour(colour.name, colour.rgb, FINISHES[word])
+                break
+    target = " ".join(w for w in words if w not in _THING_NOISE and w not in FINISHES)
+    if target in {"", "it", "image", "photo", "picture", "everything", "scene", "whole image",
+                  "this", "this image", "this photo"}:
+        return Edit("tone", "tint", amount=amount, colour=colour), spans
+    return Edit("subject", "recolour", amount=amount, colour=colour, target=target), spans
 
 
 def _text_edit(

@@ -39,7 +39,11 @@ def _paint_region(rgb: U8, subject: F32) -> F32:
     dist = np.abs(hue - peak)
     dist = np.minimum(dist, 180.0 - dist)
     near = np.clip((22.0 - dist) / 10.0, 0.0, 1.0)
-    region = (subject * near * colourful).astype(np.float32)
+    # the hue test already excludes the backdrop, so reach a little past the coarse mask edge
+    # (otherwise a rim of the old paint survives along the outline)
+    reach = max(3, round(0.012 * max(rgb.shape[:2]))) | 1
+    grown = cv2.dilate(subject, np.ones((reach, reach), np.uint8))
+    region = (grown * near * colourful).astype(np.float32)
     region = cv2.morphologyEx(region, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     return np.asarray(cv2.GaussianBlur(region, (0, 0), sigmaX=1.2), np.float32)
 
