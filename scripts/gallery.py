@@ -55,6 +55,24 @@ EXAMPLES: list[tuple[str, str]] = [
 ]
 
 
+# what the parser understands, per family (rendered as a table on the gallery page)
+VOCABULARY: list[tuple[str, list[str]]] = [
+    ("tone & colour", ["black and white", "sepia", "vintage / old photo", "warmer", "cooler",
+                       "brighter", "darker", "more/less contrast", "more/less saturation",
+                       "night", "golden hour / sunset", "invert", "\"make it blue\" (tint)"]),
+    ("filters", ["blur", "sharpen", "pixelate", "cartoon / comic", "pencil sketch",
+                 "HDR / more detail"]),
+    ("geometry", ["rotate 90 / left / right / 15 degrees / upside down",
+                  "flip (horizontally, vertically)", "zoom in"]),
+    ("subject", ["change the *thing* (colour) to *colour* — CSS names, shades like "
+                 "\"dark blue\", finishes matte / glossy / metallic", "blur the background",
+                 "remove the background (PNG with alpha)", "make the background *colour*",
+                 "make the background black and white"]),
+    ("weather & light", ["rain", "wet road / reflections", "snow", "fog / mist", "vignette"]),
+    ("text", ["add the text 'SALE' at the top / bottom / centre / top left … (in *colour*)"]),
+]
+
+
 def prepare(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """Crop to cover and resize, like the service does before calling an engine."""
     return ImageOps.fit(image.convert("RGB"), size, Image.Resampling.LANCZOS)
@@ -97,6 +115,8 @@ def main() -> None:
                     f"![after]({filename}) | {note} |")
         print(f"{index:2d} {ms:6.0f} ms  {instruction}  {warnings}")
 
+    vocabulary = "\n".join(["| family | examples |", "|---|---|"] + [
+        f"| {family} | {' · '.join(examples)} |" for family, examples in VOCABULARY])
     credits = "\n".join(f"- **{name}**: {credit}" for name, (_, _, credit) in SOURCES.items())
     (out / "README.md").write_text(f"""# Offline engine gallery
 
@@ -108,6 +128,20 @@ the `warnings` list the API returns — the engine says what it did not apply.
 
 Regenerate with `pip install -e '.[gallery]' && python scripts/gallery.py`
 (deterministic: the same inputs give the same pictures).
+
+## What it understands
+
+Instructions are split into clauses (`,` `;` `and` `then` …); each clause is matched against
+the families below, with common paraphrases and small typos tolerated. Amount words
+(`slightly`, `a bit`, `much`, `very`, `20%`) scale an edit; `less`/`reduce` reverse it.
+
+{vocabulary}
+
+The "subject" is the main subject found by GrabCut seeded from the centre of the frame; the
+engine does not recognise objects, so "the car" means "the main subject", and parts of the
+scene it cannot find ("make the sky purple") are reported in `warnings`, not guessed.
+
+## Examples
 
 | # | instruction | before | after | warnings |
 |---|---|---|---|---|
