@@ -45,11 +45,6 @@ def lut(rgb: U8, tables: list[U8]) -> U8:
     return out
 
 
-def curve(fn_values: npt.NDArray[Any]) -> U8:
-    """Turn a curve evaluated on 0..255 into a uint8 lookup table."""
-    return to_u8(fn_values)
-
-
 LEVELS = np.arange(256, dtype=np.float32)
 
 
