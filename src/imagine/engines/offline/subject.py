@@ -74,9 +74,10 @@ def find_subject(rgb: U8) -> F32:
     mask = _seed_mask(sh, sw)
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
-    # GrabCut's k-means init draws from OpenCV's thread-local RNG: pin it for determinism
+    # GrabCut's k-means init draws from OpenCV's thread-local RNG: pin it for determinism.
+    # Two iterations: a third changed masks by <5 % IoU on the samples and cost ~20 % more.
     cv2.setRNGSeed(0)
-    cv2.grabCut(small, mask, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]
+    cv2.grabCut(small, mask, None, bgd, fgd, 2, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]
     fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
     fg = np.asarray(cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)), np.uint8)
     fg = _keep_central_components(fg)
