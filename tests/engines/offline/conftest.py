@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from imagine.engines.offline.samples import blob_scene, car_scene
-
-# lets test modules in sub-folders import offline_helpers without package __init__ files
-sys.path.insert(0, str(Path(__file__).parent))
 
 Array = npt.NDArray[np.uint8]
 

@@ -7,12 +7,12 @@ import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from offline_helpers import Array, luma
 from PIL import Image
 
 from imagine.engines.base import EditOptions
 from imagine.engines.offline.engine import OfflineEngine
 from imagine.engines.offline.render import render
+from tests.engines.offline.support import Array, luma
 
 SEED = "change the car color to matte black and add rain reflections on the road"
 Scene = tuple[Array, npt.NDArray[np.bool_]]

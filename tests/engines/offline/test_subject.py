@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
-from offline_helpers import Array, ctx_for
 
 from imagine.engines.offline.subject import find_subject
+from tests.engines.offline.support import Array, ctx_for
 
 Scene = tuple[Array, npt.NDArray[np.bool_]]
 

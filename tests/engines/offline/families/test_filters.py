@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from offline_helpers import Array, ctx_for, edit, hf_energy, luma
 
 from imagine.engines.offline.families import filters
+from tests.engines.offline.support import Array, ctx_for, edit, hf_energy, luma
 
 
 def run(rgb: Array, op: str, amount: float = 1.0) -> Array:

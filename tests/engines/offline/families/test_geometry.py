@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from offline_helpers import Array, ctx_for, edit
 
 from imagine.engines.offline.families import geometry
+from tests.engines.offline.support import Array, ctx_for, edit
 
 
 def run(img: Array, op: str, **kw: object) -> Array:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from offline_helpers import Array, border, ctx_for, edit, hf_energy, luma
 
 from imagine.engines.offline.colours import Colour
 from imagine.engines.offline.families import subject_edits
+from tests.engines.offline.support import Array, border, ctx_for, edit, hf_energy, luma
 
 Scene = tuple[Array, npt.NDArray[np.bool_]]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from offline_helpers import Array, ctx_for, edit
 
 from imagine.engines.offline.colours import Colour
 from imagine.engines.offline.families import text
+from tests.engines.offline.support import Array, ctx_for, edit
 
 
 def red_rows(out: Array) -> np.ndarray:

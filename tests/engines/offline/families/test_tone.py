@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from offline_helpers import Array, ctx_for, edit, luma
 
 from imagine.engines.offline.colours import Colour
 from imagine.engines.offline.families import tone
+from tests.engines.offline.support import Array, ctx_for, edit, luma
 
 small_images = arrays(np.uint8, st.tuples(st.integers(2, 12), st.integers(2, 12), st.just(3)))
 

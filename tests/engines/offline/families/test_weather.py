@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from offline_helpers import Array, ctx_for, edit, luma
 
 from imagine.engines.offline.families import weather
+from tests.engines.offline.support import Array, ctx_for, edit, luma
 
 Scene = tuple[Array, npt.NDArray[np.bool_]]
 
