@@ -117,3 +117,11 @@ def test_any_combination_applies_cleanly(clauses: list[str]) -> None:
     out, warnings = render(tiny, " and ".join(clauses), 0)
     assert warnings == []
     assert out.mode in ("RGB", "RGBA")
+
+
+def test_long_gibberish_gives_a_short_warning() -> None:
+    tiny = Image.new("RGB", (16, 16))
+    words = "; ".join(f"zorp{i} " * 30 for i in range(12))
+    _, warnings = render(tiny, words, 0)
+    assert len(warnings) == 1 and len(warnings[0]) < 600
+    assert "zorp0" in warnings[0] and "and 7 more" in warnings[0]

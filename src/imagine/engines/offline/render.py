@@ -54,6 +54,13 @@ def _apply_all(rgb: U8, edits: list[Edit], seed: int) -> tuple[U8, list[str]]:
     return canvas, notes
 
 
+def _quote(phrases: tuple[str, ...], most: int = 5, width: int = 80) -> str:
+    """Quote the phrases not understood, short enough for a response field."""
+    shown = [p if len(p) <= width else p[: width - 1] + "…" for p in phrases[:most]]
+    more = f" and {len(phrases) - most} more" if len(phrases) > most else ""
+    return "; ".join(f'"{p}"' for p in shown) + more
+
+
 def render(image: Image.Image, instruction: str, seed: int | None) -> tuple[Image.Image, list[str]]:
     """Apply every edit recognised in the instruction; warn about the words left over."""
     parsed = parse(instruction if isinstance(instruction, str) else "")
@@ -61,7 +68,7 @@ def render(image: Image.Image, instruction: str, seed: int | None) -> tuple[Imag
     # numpy wants a non-negative seed; fold any int (negative, huge) into 64 bits
     canvas, warnings = _apply_all(rgb, list(parsed.edits), (seed or 0) % 2**64)
     if parsed.unrecognised:
-        quoted = "; ".join(f'"{phrase}"' for phrase in parsed.unrecognised)
+        quoted = _quote(parsed.unrecognised)
         suffix = " (image returned unchanged)" if not parsed.edits else ""
         warnings.insert(0, f"offline engine did not understand: {quoted}{suffix}")
     elif not parsed.edits:
