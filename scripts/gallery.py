@@ -33,7 +33,7 @@ SOURCES: dict[str, tuple[Callable[[], Image.Image], tuple[int, int], str]] = {
     "coffee": (lambda: Image.fromarray(data.coffee()), (1168, 880),
                "scikit-image `data.coffee()` — Rachel Michetti, CC0"),
     "rocket": (lambda: Image.fromarray(data.rocket()), (1248, 832),
-               "scikit-image `data.rocket()` — NASA, public domain"),
+               "scikit-image `data.rocket()` — SpaceX (DSCOVR launch), public domain"),
 }
 
 EXAMPLES: list[tuple[str, str]] = [
