@@ -21,7 +21,7 @@ _FINISH = {
 _MIN_PAINT = 26.0  # even black paint reflects some light; 0 would erase the car's shape
 
 
-def _paint_region(rgb: U8, subject: F32) -> F32:
+def _paint_region(rgb: U8, subject: F32, side: int) -> F32:
     """The subject's dominant painted colour (its body), leaving windows, tyres and trim alone."""
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     hue = hsv[..., 0].astype(np.float32)  # 0..180
@@ -41,22 +41,45 @@ def _paint_region(rgb: U8, subject: F32) -> F32:
     near = np.clip((22.0 - dist) / 10.0, 0.0, 1.0)
     # the hue test already excludes the backdrop, so reach a little past the coarse mask edge
     # (otherwise a rim of the old paint survives along the outline)
-    reach = max(3, round(0.012 * max(rgb.shape[:2]))) | 1
+    reach = max(3, round(0.012 * side)) | 1
     grown = cv2.dilate(subject, np.ones((reach, reach), np.uint8))
     region = (grown * near * colourful).astype(np.float32)
     region = cv2.morphologyEx(region, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     return np.asarray(cv2.GaussianBlur(region, (0, 0), sigmaX=1.2), np.float32)
 
 
+def _bbox(mask: F32, margin: int) -> tuple[slice, slice] | None:
+    """Bounding box (with margin) of the mask's non-zero part."""
+    rows = np.nonzero(mask.max(axis=1) > 0.01)[0]
+    cols = np.nonzero(mask.max(axis=0) > 0.01)[0]
+    if rows.size == 0:
+        return None
+    h, w = mask.shape
+    return (slice(max(0, rows[0] - margin), min(h, rows[-1] + margin + 1)),
+            slice(max(0, cols[0] - margin), min(w, cols[-1] + margin + 1)))
+
+
 def _recolour(rgb: U8, colour: Colour, ctx: Context) -> U8:
     subject = ctx.subject_mask()
-    region = _paint_region(rgb, subject)
+    # all the per-pixel work happens inside the subject's box: often a third of the frame
+    box = _bbox(subject, margin=max(4, round(0.02 * max(rgb.shape[:2]))))
+    if box is None:
+        return rgb
+    out = rgb.copy()
+    side = max(rgb.shape[:2])
+    out[box] = _recolour_crop(np.ascontiguousarray(rgb[box]), subject[box], colour, side)
+    return out
+
+
+def _recolour_crop(rgb: U8, subject: F32, colour: Colour, side: int) -> U8:
+    region = _paint_region(rgb, np.ascontiguousarray(subject), side)
     if float(region.sum()) < 1.0:
         return rgb
     lum = luminance(rgb)
     weights = region.ravel()
     ref = float(np.average(lum.ravel(), weights=weights))
-    high = float(np.percentile(lum[region > 0.5], 90)) if (region > 0.5).any() else ref
+    core = lum[region > 0.5]
+    high = float(np.percentile(core, 90)) if core.size else ref
     spec_gain, shade_k = _FINISH[colour.finish]
     # diffuse: the new paint follows the old light ratio; specular: what exceeds the 90th pct
     ratio = np.clip(lum / max(ref, 1.0), 0.0, 2.0)
