@@ -1,78 +1,76 @@
-"""Instruction → edits for the offline engine (first version: keyword edits)."""
+"""Instruction → edited image for the offline engine: parse, then apply families in order."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+import numpy as np
+from PIL import Image
 
-Edit = Callable[[Image.Image], Image.Image]
+from imagine.engines.offline.families import filters, geometry, subject_edits, text, tone, weather
+from imagine.engines.offline.imaging import U8
+from imagine.engines.offline.parser import parse
+from imagine.engines.offline.rules import Edit, Family
+from imagine.engines.offline.subject import Context
+
+Apply = Callable[[U8, Edit, Context], U8]
+
+# Fixed family order: subject edits see the untouched photo; weather sits on top of the
+# tone; geometry moves everything (weather included); text is drawn last so it stays upright.
+_ORDER: tuple[tuple[Family, Apply], ...] = (
+    ("subject", subject_edits.apply),
+    ("tone", tone.apply),
+    ("filters", filters.apply),
+    ("weather", weather.apply),
+    ("geometry", geometry.apply),
+    ("text", text.apply),
+)
+_WHOLE_CANVAS: frozenset[Family] = frozenset({"geometry", "text"})  # these also move/draw alpha
 
 
-def _sepia(img: Image.Image) -> Image.Image:
-    gray = ImageOps.grayscale(img)
-    return ImageOps.colorize(gray, black="#2e1f0f", white="#f5e6c8", mid="#a2805a")
+def describe(edit: Edit) -> str:
+    """Short human name of an edit, for warnings."""
+    return edit.op.replace("_", " ")
 
 
-def _tint(r: float, b: float) -> Edit:
-    def apply(img: Image.Image) -> Image.Image:
-        red, green, blue = img.split()
-        red = red.point(lambda v: min(255, round(v * r)))
-        blue = blue.point(lambda v: min(255, round(v * b)))
-        return Image.merge("RGB", (red, green, blue))
+def _apply_all(rgb: U8, edits: list[Edit], seed: int) -> tuple[U8, list[str]]:
+    ctx = Context(original=rgb, rng=np.random.default_rng(seed))
+    canvas: U8 = rgb
+    notes: list[str] = []
+    for family, fn in _ORDER:
+        for edit in (e for e in edits if e.family == family):
+            try:
+                if family in _WHOLE_CANVAS or canvas.shape[2] == 3:
+                    out = fn(canvas, edit, ctx)
+                else:  # keep the alpha of a removed background through colour edits
+                    out = np.concatenate([fn(canvas[..., :3], edit, ctx), canvas[..., 3:]], axis=2)
+            except Exception as exc:  # an edit bug must not fail the task; say what was skipped
+                name = type(exc).__name__
+                notes.append(f"offline engine could not apply {describe(edit)} ({name})")
+                continue
+            if family == "subject" and edit.op.startswith("background") and canvas.shape[2] == 4:
+                out = out[..., :3]  # a new backdrop replaces an earlier transparent one
+            canvas = np.ascontiguousarray(out)
+    return canvas, notes
 
-    return apply
 
-
-# (pattern, name, edit). Order is the order edits are applied.
-_EDITS: list[tuple[str, str, Edit]] = [
-    (r"\b(black and white|black & white|b&w|grayscale|greyscale|monochrome)\b", "grayscale",
-     lambda i: ImageOps.grayscale(i).convert("RGB")),
-    (r"\bsepia\b", "sepia", _sepia),
-    (r"\b(brighter|brighten|lighter|lighten)\b", "brighter",
-     lambda i: ImageEnhance.Brightness(i).enhance(1.3)),
-    (r"\b(darker|darken|dimmer)\b", "darker", lambda i: ImageEnhance.Brightness(i).enhance(0.7)),
-    (r"\b(more contrast|increase (the )?contrast|higher contrast|boost (the )?contrast)\b",
-     "more contrast", lambda i: ImageEnhance.Contrast(i).enhance(1.4)),
-    (r"\b(less contrast|decrease (the )?contrast|lower contrast|reduce (the )?contrast)\b",
-     "less contrast", lambda i: ImageEnhance.Contrast(i).enhance(0.7)),
-    (r"\b(blur|blurry|blurred)\b", "blur", lambda i: i.filter(ImageFilter.GaussianBlur(4))),
-    (r"\b(sharpen|sharper)\b", "sharpen", lambda i: i.filter(ImageFilter.UnsharpMask(2, 150, 2))),
-    (r"\bflip\b.*\bvertical(ly)?\b|\bupside down\b", "flip vertical", ImageOps.flip),
-    (r"\b(flip|mirror)\b", "flip", ImageOps.mirror),
-    (r"\b(warmer|warm tones?)\b", "warmer", _tint(1.12, 0.88)),
-    (r"\b(cooler|colder|cool tones?)\b", "cooler", _tint(0.88, 1.12)),
-]
-
-_FILLER = {
-    "a", "an", "the", "and", "to", "it", "make", "image", "photo", "picture", "please", "more",
-    "bit", "little", "slightly", "very", "much", "of", "this", "add", "apply", "with",
-    "some", "effect", "filter", "turn", "into", "look", "in", "on", "is", "be",
-}
+def _quote(phrases: tuple[str, ...], most: int = 5, width: int = 80) -> str:
+    """Quote the phrases not understood, short enough for a response field."""
+    shown = [p if len(p) <= width else p[: width - 1] + "…" for p in phrases[:most]]
+    more = f" and {len(phrases) - most} more" if len(phrases) > most else ""
+    return "; ".join(f'"{p}"' for p in shown) + more
 
 
 def render(image: Image.Image, instruction: str, seed: int | None) -> tuple[Image.Image, list[str]]:
     """Apply every edit recognised in the instruction; warn about the words left over."""
-    del seed  # every edit here is deterministic
-    text = instruction.lower()
-    out = image.convert("RGB")
-    leftover = text
-    applied: set[str] = set()
-    for pattern, name, edit in _EDITS:
-        match = re.search(pattern, leftover)
-        if match is None:
-            continue
-        if name == "flip" and "flip vertical" in applied:
-            continue
-        out = edit(out)
-        applied.add(name)
-        leftover = leftover[: match.start()] + " " + leftover[match.end():]
-    words = [w for w in re.findall(r"[a-z0-9']+", leftover) if w not in _FILLER]
-    warnings: list[str] = []
-    if words:
-        warnings.append(
-            "offline engine did not understand: " + " ".join(words)
-            + (" (image passed through unchanged)" if not applied else "")
-        )
-    return out, warnings
+    parsed = parse(instruction if isinstance(instruction, str) else "")
+    rgb = np.array(image.convert("RGB"), dtype=np.uint8)
+    # numpy wants a non-negative seed; fold any int (negative, huge) into 64 bits
+    canvas, warnings = _apply_all(rgb, list(parsed.edits), (seed or 0) % 2**64)
+    if parsed.unrecognised:
+        quoted = _quote(parsed.unrecognised)
+        suffix = " (image returned unchanged)" if not parsed.edits else ""
+        warnings.insert(0, f"offline engine did not understand: {quoted}{suffix}")
+    elif not parsed.edits:
+        warnings.append("offline engine found no edit to apply (image returned unchanged)")
+    return Image.fromarray(canvas), warnings

@@ -1,0 +1,54 @@
+"""Geometry: rotate (any angle, 90° steps lossless), flip, zoom in — for RGB or RGBA arrays."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from imagine.engines.offline.imaging import U8
+from imagine.engines.offline.rules import Edit
+from imagine.engines.offline.subject import Context
+
+
+def _rotate(img: U8, clockwise: float) -> U8:
+    angle = clockwise % 360.0
+    if math.isclose(angle, 0.0, abs_tol=0.05) or math.isclose(angle, 360.0, abs_tol=0.05):
+        return img
+    for quarter in (1, 2, 3):
+        if math.isclose(angle, 90.0 * quarter, abs_tol=0.05):
+            # exact quarter turns: no resampling; 90/270 swap width and height
+            return np.ascontiguousarray(np.rot90(img, k=-quarter))
+    h, w = img.shape[:2]
+    theta = math.radians(angle)
+    cos, sin = abs(math.cos(theta)), abs(math.sin(theta))
+    # scale so the rotated picture still covers the whole frame (no empty corners)
+    scale = cos + sin * max(w / h, h / w)
+    matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), -angle, scale)
+    return np.asarray(
+        cv2.warpAffine(img, matrix, (w, h), flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REFLECT),
+        np.uint8,
+    )
+
+
+def _zoom(img: U8, amount: float) -> U8:
+    factor = float(np.clip(1.0 + 0.4 * abs(amount), 1.05, 4.0))
+    h, w = img.shape[:2]
+    cw, ch = max(1, round(w / factor)), max(1, round(h / factor))
+    x0, y0 = (w - cw) // 2, (h - ch) // 2
+    crop = img[y0 : y0 + ch, x0 : x0 + cw]
+    return np.asarray(cv2.resize(crop, (w, h), interpolation=cv2.INTER_CUBIC), np.uint8)
+
+
+def apply(img: U8, edit: Edit, ctx: Context) -> U8:
+    """Apply one geometric edit; works on any channel count so alpha follows the pixels."""
+    del ctx
+    if edit.op == "rotate":
+        return _rotate(img, edit.angle)
+    if edit.op == "flip":
+        return np.ascontiguousarray(img[::-1] if edit.vertical else img[:, ::-1])
+    if edit.op == "zoom":
+        return _zoom(img, edit.amount)
+    return img

@@ -1,0 +1,109 @@
+"""Main-subject finding without model weights: GrabCut seeded from the centre, at low size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from imagine.engines.offline.imaging import F32, U8
+
+WORK_SIDE = 192  # GrabCut cost grows with pixels; the mask is refined at full size afterwards
+_MIN_FRACTION = 0.005  # thin subjects (a rocket on its pad) are legitimately small
+_MAX_FRACTION = 0.85
+
+
+def _seed_mask(height: int, width: int) -> U8:
+    """Border = background, centre ellipse = probably subject, the rest = probably not."""
+    mask = np.full((height, width), cv2.GC_PR_BGD, np.uint8)
+    ys = (np.arange(height, dtype=np.float32) - (height - 1) / 2) / (0.30 * height)
+    xs = (np.arange(width, dtype=np.float32) - (width - 1) / 2) / (0.30 * width)
+    mask[ys[:, None] ** 2 + xs[None, :] ** 2 <= 1.0] = cv2.GC_PR_FGD
+    band = max(2, round(0.04 * min(height, width)))
+    mask[:band, :] = cv2.GC_BGD
+    mask[-band:, :] = cv2.GC_BGD
+    mask[:, :band] = cv2.GC_BGD
+    mask[:, -band:] = cv2.GC_BGD
+    return mask
+
+
+def _keep_central_components(fg: U8) -> U8:
+    """Drop specks: keep the components that are large or touch the centre region."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    if count <= 2:
+        return fg
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.zeros(count, dtype=bool)
+    keep[1:] = areas >= 0.04 * areas.max()  # small enough to keep a head above a torso
+    out: U8 = keep[labels].astype(np.uint8)
+    return out
+
+
+def _fallback(height: int, width: int) -> F32:
+    """A soft centred ellipse when GrabCut finds nothing plausible."""
+    ys = (np.arange(height, dtype=np.float32) - (height - 1) / 2) / (0.35 * height)
+    xs = (np.arange(width, dtype=np.float32) - (width - 1) / 2) / (0.35 * width)
+    r = np.sqrt(ys[:, None] ** 2 + xs[None, :] ** 2)
+    out: F32 = np.clip((1.2 - r) / 0.4, 0.0, 1.0).astype(np.float32)
+    return out
+
+
+def _guided_filter(guide: F32, src: F32, radius: int, eps: float) -> F32:
+    """He et al.'s guided filter: snaps the coarse upscaled mask to the photo's edges."""
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: F32) -> F32:
+        return np.asarray(cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT), np.float32)
+
+    mean_i, mean_p = box(guide), box(src)
+    cov = box(guide * src) - mean_i * mean_p
+    var = box(guide * guide) - mean_i * mean_i
+    a = (cov / (var + eps)).astype(np.float32)
+    b = mean_p - a * mean_i
+    out: F32 = box(a) * guide + box(b)
+    return out
+
+
+def find_subject(rgb: U8) -> F32:
+    """Soft mask (HxW float32 in 0..1) of the main subject of an RGB image."""
+    height, width = rgb.shape[:2]
+    scale = min(1.0, WORK_SIDE / max(height, width))
+    sw, sh = max(8, round(width * scale)), max(8, round(height * scale))
+    small = np.asarray(cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA), np.uint8)
+    mask = _seed_mask(sh, sw)
+    bgd = np.zeros((1, 65), np.float64)
+    fgd = np.zeros((1, 65), np.float64)
+    # GrabCut's k-means init draws from OpenCV's thread-local RNG: pin it for determinism.
+    # Two iterations: a third changed masks by <5 % IoU on the samples and cost ~20 % more.
+    cv2.setRNGSeed(0)
+    cv2.grabCut(small, mask, None, bgd, fgd, 2, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]
+    fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
+    fg = np.asarray(cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)), np.uint8)
+    fg = _keep_central_components(fg)
+    fraction = float(fg.mean())
+    if not _MIN_FRACTION <= fraction <= _MAX_FRACTION:
+        return _fallback(height, width)
+    coarse = np.asarray(
+        cv2.resize(fg.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR),
+        np.float32,
+    )
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    radius = max(2, round(max(height, width) / WORK_SIDE * 1.5))
+    refined = _guided_filter(gray, coarse, radius, 1e-3)
+    return np.clip(refined, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass
+class Context:
+    """Per-render state: the untouched input, the seeded generator, the cached subject mask."""
+
+    original: U8
+    rng: np.random.Generator
+    _mask: F32 | None = field(default=None, repr=False)
+
+    def subject_mask(self) -> F32:
+        """The input's subject mask, computed on first use."""
+        if self._mask is None:
+            self._mask = find_subject(self.original)
+        return self._mask
