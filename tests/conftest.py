@@ -134,7 +134,14 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def clock() -> FakeClock:
+    """The service's clock (a test may parametrize `clock` with a SystemClock)."""
+    return FakeClock()
+
+
+@pytest.fixture
 async def api(
+    clock: FakeClock,
     database_url: str,
     tmp_path: Path,
     language_checker: LanguageChecker,
@@ -153,7 +160,6 @@ async def api(
     }
     values.update(settings_overrides)
     settings = Settings(**values)
-    clock = FakeClock()
     services = build_services(settings, clock=clock, language=language_checker)
     engine = create_engine(database_url)
     await upgrade(engine)
