@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 import httpx
@@ -18,6 +19,7 @@ from imagine.fetch.policy import AddressPolicy
 from imagine.language import LanguageChecker
 from imagine.settings import Settings
 from imagine.storage.store import LocalDirStore, Store
+from imagine.webhooks.schedule import RandomSource
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Services:
     limiter: InFlightLimiter
     language: LanguageChecker
     extras: dict[str, object] = field(default_factory=dict)
+    rng: RandomSource = field(default_factory=random.Random)  # webhook retry jitter
 
     async def close(self) -> None:
         """Release connections."""
