@@ -32,6 +32,12 @@ class Answer:
     delay: float = 0.0
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog (5) resets connections when two workers send 32 at once.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class Receiver:
     """ThreadingHTTPServer on 127.0.0.1; `script` answers in order, then `default`."""
 
@@ -69,8 +75,7 @@ class Receiver:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
