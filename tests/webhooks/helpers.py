@@ -11,7 +11,14 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from imagine import admin
+from imagine.clock import SystemClock
+from imagine.db.engine import create_engine, session_factory
+from imagine.db.migrate import upgrade
 from imagine.db.schema import WebhookAttempt, WebhookDelivery
+from imagine.tasks import repository as tasks_repo
+from imagine.tasks.repository import NewTask
+from imagine.webhooks import repository as repo
 from imagine.webhooks.signing import sign
 from tests.conftest import Api
 from tests.webhooks.receiver import Received
@@ -80,3 +87,31 @@ def signed_with(secret: str, got: Received) -> bool:
     h = got.headers
     expected = sign(secret, h["webhook-id"], int(h["webhook-timestamp"]), got.body)
     return expected in h["webhook-signature"].split(" ")
+
+
+async def queue_failed_task_events(database_url: str, hook: str, count: int) -> list[str]:
+    """`count` failed tasks, each with its outbox row, as the pipeline writes them."""
+    engine = create_engine(database_url)
+    clock = SystemClock()
+    try:
+        await upgrade(engine)
+        sessions = session_factory(engine)
+        await admin.create_account(sessions, clock, email="w@example.com", credits=0, plan="basic")
+        account_id = (await admin.show_account(sessions, email="w@example.com")).id
+        ids = []
+        async with sessions.begin() as session:
+            for n in range(count):
+                new = NewTask(account_id, "flux-kontext-pro", f"p{n}", "1:1", "png", None, hook,
+                              None, 0)
+                task = await tasks_repo.insert_task(session, new, now=clock.now())
+                await tasks_repo.fail_task(
+                    session, task.id, error="x", error_status=500, now=clock.now()
+                )
+                delivery = await repo.enqueue_for_task(
+                    session, task.id, public_url=None, now=clock.now()
+                )
+                assert delivery is not None
+                ids.append(delivery.id)
+        return ids
+    finally:
+        await engine.dispose()

@@ -21,15 +21,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from imagine import admin
-from imagine.clock import SystemClock
 from imagine.db.engine import create_engine, session_factory
-from imagine.db.migrate import upgrade
 from imagine.db.schema import WebhookAttempt, WebhookDelivery
-from imagine.tasks import repository as tasks_repo
-from imagine.tasks.repository import NewTask
-from imagine.webhooks import repository as repo
 from tests.support import bound_socket, image_bytes, run
-from tests.webhooks.helpers import attempts, deliveries
+from tests.webhooks.helpers import attempts, deliveries, queue_failed_task_events
 from tests.webhooks.receiver import Answer, Received, Receiver
 
 IMAGINE = [sys.executable, "-m", "imagine"]
@@ -178,34 +173,6 @@ async def _secret(database_url: str) -> str:
         await engine.dispose()
 
 
-async def _queue_events(database_url: str, hook: str, count: int) -> list[str]:
-    """`count` failed tasks, each with its outbox row, as the pipeline writes them."""
-    engine = create_engine(database_url)
-    clock = SystemClock()
-    try:
-        await upgrade(engine)
-        sessions = session_factory(engine)
-        await admin.create_account(sessions, clock, email="w@example.com", credits=0, plan="basic")
-        account_id = (await admin.show_account(sessions, email="w@example.com")).id
-        ids = []
-        async with sessions.begin() as session:
-            for n in range(count):
-                new = NewTask(account_id, "flux-kontext-pro", f"p{n}", "1:1", "png", None, hook,
-                              None, 0)
-                task = await tasks_repo.insert_task(session, new, now=clock.now())
-                await tasks_repo.fail_task(
-                    session, task.id, error="x", error_status=500, now=clock.now()
-                )
-                delivery = await repo.enqueue_for_task(
-                    session, task.id, public_url=None, now=clock.now()
-                )
-                assert delivery is not None
-                ids.append(delivery.id)
-        return ids
-    finally:
-        await engine.dispose()
-
-
 @pytest.mark.slow
 def test_two_workers_never_deliver_the_same_attempt_twice(
     tmp_path: Path, database_url: str
@@ -232,7 +199,7 @@ def test_two_workers_never_deliver_the_same_attempt_twice(
             ),
             "both workers",
         )
-        ids = run(_queue_events(database_url, receiver.url, 60))
+        ids = run(queue_failed_task_events(database_url, receiver.url, 60))
         _wait(
             lambda: all(d.status == "delivered" for d in _deliveries(database_url)),
             "every delivery",

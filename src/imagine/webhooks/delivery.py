@@ -196,15 +196,6 @@ class DeliveryWorker:
         finally:
             self.in_flight -= 1
 
-    async def run_once(self) -> int:
-        """Claim what is due and send it all, waiting for the attempts; returns how many."""
-        claims = await self.claim(CONCURRENCY)
-        async with anyio.create_task_group() as tg:
-            for claim in claims:
-                self.in_flight += 1
-                tg.start_soon(self._deliver_guarded, claim)
-        return len(claims)
-
     async def run(self) -> None:
         """Poll the outbox and send until cancelled, at most CONCURRENCY attempts at a time."""
         log.info("webhook delivery started", worker=self.name)
