@@ -63,7 +63,8 @@ def test_schedule_backs_off_with_bounded_jitter_and_gives_up() -> None:
     assert exact == [timedelta(seconds=s) for s in DEFAULT_SCHEDULE]
     assert next_delay(8, DEFAULT_SCHEDULE, Fixed(0.5)) is None
     assert next_delay(1, DEFAULT_SCHEDULE, Fixed(0.0)) == timedelta(seconds=4)
-    assert next_delay(1, DEFAULT_SCHEDULE, Fixed(0.999999)) < timedelta(seconds=6)
+    almost_max = next_delay(1, DEFAULT_SCHEDULE, Fixed(0.999999))
+    assert almost_max is not None and almost_max < timedelta(seconds=6)
     rng = random.Random(7)
     for n, base in enumerate(DEFAULT_SCHEDULE, start=1):
         for _ in range(50):

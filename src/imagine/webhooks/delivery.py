@@ -95,7 +95,8 @@ async def send(
         error = f"timed out after {deadline:g} s"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
-    except OSError as exc:  # refused by the address policy, or a socket error httpx let through
+    except Exception as exc:  # e.g. the outbound address policy refusing the destination
+        # Recorded like any failed attempt, so the retry cap still applies.
         error = f"{type(exc).__name__}: {exc}"[:500]
     duration_ms = int((time.monotonic() - started) * 1000)
     return Outcome(code, body, error, duration_ms, retry_after)

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imagine.db.schema import Account, Task, WebhookAttempt, WebhookDelivery
@@ -155,10 +155,16 @@ async def record_attempt(
     session: AsyncSession, claim: Claim, worker: str, record: AttemptRecord, *, now: datetime
 ) -> bool:
     """Store the attempt and move the delivery on; False if the lease was lost meanwhile."""
+    # Numbered over the delivery's whole life (redeliveries go on counting).
+    earlier = (
+        await session.execute(
+            select(func.count(WebhookAttempt.id)).where(WebhookAttempt.delivery_id == claim.id)
+        )
+    ).scalar_one()
     session.add(
         WebhookAttempt(
             delivery_id=claim.id,
-            number=claim.attempts + 1,
+            number=int(earlier) + 1,
             worker=worker[:64],
             started_at=record.started_at,
             duration_ms=record.duration_ms,
