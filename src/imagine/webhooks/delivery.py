@@ -148,6 +148,7 @@ class DeliveryWorker:
         self.services = services
         self.name = name or worker_name()
         self.in_flight = 0
+        self._slot_freed = anyio.Event()
 
     async def claim(self, limit: int) -> list[Claim]:
         """Lease up to `limit` due deliveries."""
@@ -196,6 +197,12 @@ class DeliveryWorker:
             log.exception("webhook attempt could not be recorded", delivery=claim.id)
         finally:
             self.in_flight -= 1
+            self._slot_freed.set()
+
+    async def _wait_for_a_slot(self) -> None:
+        self._slot_freed = anyio.Event()
+        with anyio.move_on_after(self.services.settings.webhook_poll_interval):
+            await self._slot_freed.wait()
 
     async def run(self) -> None:
         """Poll the outbox and send until cancelled, at most CONCURRENCY attempts at a time."""
@@ -212,5 +219,9 @@ class DeliveryWorker:
                 for claim in claims:
                     self.in_flight += 1
                     tg.start_soon(self._deliver_guarded, claim)
-                if free == 0 or len(claims) < free:
+                if free > 0 and len(claims) < free:
+                    # Nothing more is due now.
                     await anyio.sleep(self.services.settings.webhook_poll_interval)
+                else:
+                    # Busy, and maybe more is due: claim again as soon as an attempt ends.
+                    await self._wait_for_a_slot()
