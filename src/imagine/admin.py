@@ -24,6 +24,7 @@ class AccountSummary:
     plan: str
     credits: int
     ledger_sum: int
+    signing_secret: str
 
 
 async def create_account(
@@ -105,4 +106,6 @@ async def show_account(sessions: async_sessionmaker[AsyncSession], *, email: str
         if account is None:
             raise AdminError(f"no account with email {email}")
         total = await accounts_repo.ledger_sum(session, account.id)
-    return AccountSummary(account.id, account.email, account.plan, account.credits, total)
+    return AccountSummary(
+        account.id, account.email, account.plan, account.credits, total, account.signing_secret
+    )

@@ -27,6 +27,7 @@ from imagine.storage.sweeper import sweep_expired
 from imagine.tasks.pipeline import AdmittedTaskCrashed, AdmittedTaskFailed, recover_orphans
 from imagine.tasks.routes import router as tasks_router
 from imagine.validation_errors import messages_for
+from imagine.webhooks.delivery import DeliveryWorker
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +73,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, [])
 
 
-async def _background(services: Services) -> None:
+async def background_sweeps(services: Services) -> None:
     """Sweep expired outputs and orphaned reservations until cancelled."""
     while True:
         try:
@@ -96,7 +97,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         log_routes(svc.routes)
         async with anyio.create_task_group() as tg:
             if settings.run_worker_in_process:
-                tg.start_soon(_background, svc)
+                tg.start_soon(background_sweeps, svc)
+                tg.start_soon(DeliveryWorker(svc).run)
             try:
                 yield
             finally:

@@ -25,9 +25,11 @@ app = typer.Typer(help="imagine: self-hostable image-editing API.", no_args_is_h
 accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 credits_app = typer.Typer(help="Manage credits.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Inspect and resend webhooks.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(credits_app, name="credits")
 app.add_typer(keys_app, name="keys")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def configure_logging(level: str) -> None:
@@ -137,6 +139,7 @@ def accounts_show(email: Annotated[str, typer.Option(help="Account email")]) -> 
     typer.echo(f"plan:     {summary.plan}")
     typer.echo(f"credits:  {summary.credits}")
     typer.echo(f"ledger:   {summary.ledger_sum}")
+    typer.echo(f"webhook signing secret: {summary.signing_secret}")
 
 
 @credits_app.command("add")
@@ -187,6 +190,72 @@ def sweep() -> None:
             await services.close()
 
     typer.echo(f"deleted {asyncio.run(_run())} expired output(s)")
+
+
+@app.command()
+def worker() -> None:
+    """Deliver webhooks and sweep, without serving HTTP (run several on one database)."""
+    from imagine.services import build_services
+    from imagine.webhooks.worker import run_worker
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    asyncio.run(run_worker(build_services(settings)))
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    failed: Annotated[bool, typer.Option("--failed", help="Only deliveries that gave up")] = False,
+    limit: Annotated[int, typer.Option(help="How many, newest first")] = 50,
+) -> None:
+    """List webhook deliveries, newest first."""
+    from imagine.webhooks import admin as webhooks_admin
+
+    lines = _admin(
+        Settings(), lambda s: webhooks_admin.list_deliveries(s, failed_only=failed, limit=limit)
+    )
+    for d in lines:
+        code = d.last_status_code if d.last_status_code is not None else "-"
+        typer.echo(
+            f"{d.id}  task {d.task_id}  {d.status:<9} attempts {d.attempts}  last {code}"
+            f"  next {d.next_attempt_at.isoformat(timespec='seconds')}  {d.url}"
+            + (f"  ({d.last_error})" if d.last_error and d.status != "delivered" else "")
+        )
+    if not lines:
+        typer.echo("no webhook deliveries")
+
+
+@webhooks_app.command("redeliver")
+def webhooks_redeliver(
+    ref: Annotated[str, typer.Argument(help="Delivery id (msg_…) or task id")],
+) -> None:
+    """Send a delivery again now, with a fresh retry budget (same webhook-id)."""
+    from imagine.webhooks import admin as webhooks_admin
+
+    delivery_id = _admin(
+        Settings(), lambda s: webhooks_admin.redeliver(s, SystemClock(), ref=ref)
+    )
+    typer.echo(f"{delivery_id} queued for delivery")
+
+
+@webhooks_app.command("rotate-secret")
+def webhooks_rotate_secret(
+    email: Annotated[str, typer.Option(help="Account email")],
+    grace: Annotated[
+        str, typer.Option(help="How long the old secret also signs, e.g. 24h, 30m, 0")
+    ] = "24h",
+) -> None:
+    """Give an account a new signing secret; prints it as the last line."""
+    from imagine.webhooks import admin as webhooks_admin
+
+    secret = _admin(
+        Settings(),
+        lambda s: webhooks_admin.rotate_secret(
+            s, SystemClock(), email=email, grace=webhooks_admin.parse_duration(grace)
+        ),
+    )
+    typer.echo(f"New signing secret for {email} (the old one also signs for {grace}):")
+    typer.echo(secret)
 
 
 def main() -> None:

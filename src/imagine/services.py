@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 import httpx
@@ -25,6 +26,7 @@ from imagine.metrics import Metrics
 from imagine.settings import Settings
 from imagine.storage.object_store import ObjectStoreBackend
 from imagine.storage.store import LocalDirStore, Store
+from imagine.webhooks.schedule import RandomSource
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     redis: Redis | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    rng: RandomSource = field(default_factory=random.Random)  # webhook retry jitter
 
     async def close(self) -> None:
         """Release connections."""

@@ -156,6 +156,13 @@ class Settings(BaseSettings):
     webhook_poll_interval: float = Field(
         default=1.0, gt=0, description="Seconds between outbox polls of the delivery loop."
     )
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        min_length=1,
+        max_length=20,
+        description="Seconds to wait after each failed webhook attempt (±20% jitter);"
+        " after the last, the delivery is marked failed.",
+    )
     run_worker_in_process: bool = Field(
         default=True,
         description="Run webhook delivery and sweeping inside `imagine serve` (off when"
@@ -165,7 +172,7 @@ class Settings(BaseSettings):
     # --- logging ---
     log_level: str = Field(default="INFO", description="Log level.")
 
-    @field_validator("fetch_allow", "bfl_delivery_hosts", mode="before")
+    @field_validator("fetch_allow", "bfl_delivery_hosts", "webhook_retry_schedule", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

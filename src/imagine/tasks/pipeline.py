@@ -37,6 +37,7 @@ from imagine.tasks import repository as tasks_repo
 from imagine.tasks.repository import NewTask
 from imagine.tasks.validation import EditRequest
 from imagine.tasks.views import output_url
+from imagine.webhooks import repository as webhooks_repo
 
 log = structlog.get_logger(__name__)
 
@@ -202,6 +203,10 @@ async def _process(
         await accounts_repo.commit_charge(
             session, task.account_id, req.model.price, task_id=task_id, now=now
         )
+        # Outbox: the webhook is due exactly when this transaction commits, never lost.
+        await webhooks_repo.enqueue_for_task(
+            session, task_id, public_url=settings.resolved_public_url(), now=now
+        )
     return Finished(
         task_id=task_id,
         image_url=output_url(settings.resolved_public_url(), name),
@@ -242,6 +247,7 @@ async def fail_and_refund(
     async with sessions.begin() as session:
         if await tasks_repo.fail_task(session, task_id, error=error, error_status=status, now=now):
             await accounts_repo.release(session, account_id, price, task_id=task_id, now=now)
+            await webhooks_repo.enqueue_for_task(session, task_id, public_url=None, now=now)
     log.info("task failed", task_id=task_id, error=error, status=status)
 
 
