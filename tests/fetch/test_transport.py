@@ -120,9 +120,8 @@ async def test_huge_headers_are_refused(tmp_path: Path) -> None:
 
 async def test_compressed_image_bodies_are_refused(tmp_path: Path) -> None:
     g = guarded(_settings(tmp_path))
-    with raw_server(_gzip) as server:
-        with pytest.raises(ImageRejected, match="content-encoding: gzip"):
-            await g.fetcher.fetch(server.base + "/x.jpg")
+    with raw_server(_gzip) as server, pytest.raises(ImageRejected, match="content-encoding"):
+        await g.fetcher.fetch(server.base + "/x.jpg")
 
 
 @pytest.fixture
@@ -173,5 +172,5 @@ async def test_tls_verifies_the_host_name_while_dialling_the_pinned_ip(
     assert sni == ["img.test"]
     assert g.backend.dialled == [("127.0.0.1", int(port))]
     for url in (f"https://evil.test:{port}/", f"https://127.0.0.1:{port}/"):
-        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED|certificate"):
+        with pytest.raises(httpx.ConnectError, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
             await g.client.get(url)
