@@ -194,7 +194,8 @@ async def _process(
 
 
 def _prepare(data: bytes, max_pixels: int, width: int, height: int) -> Image.Image:
-    return images.cover(images.decode(data, max_pixels=max_pixels), width, height)
+    decoded = images.decode(data, max_pixels=max_pixels, draft_size=(width, height))
+    return images.cover(decoded, width, height)
 
 
 def _finish_image(img: Image.Image, width: int, height: int, fmt: str) -> bytes:
