@@ -80,6 +80,7 @@ def fuzzed(
         public_url=f"http://127.0.0.1:{port}",
         sweep_interval=3600.0,
         fetch_deadline=5,
+        run_worker_in_process=False,  # no background delivery to generated webhook URLs
         log_level="WARNING",
     )
     backend = RecordingBackend()

@@ -235,3 +235,23 @@ async def test_client_never_follows_redirects_by_default(g: Guarded, image_host:
     r = await g.client.get(image_host.base + "/moved")
     assert r.status_code == 307
     assert g.backend.dialled == [("127.0.0.1", int(image_host.base.rsplit(":", 1)[1]))]
+
+
+async def test_production_wiring_refuses_without_any_stub(
+    tmp_path: Path, forbidden: RawServer
+) -> None:
+    # The client exactly as services build it: system resolver, real sockets. Only
+    # loopback targets here, so a broken guard could not reach beyond this machine.
+    from imagine.fetch.client import build_outbound_client
+
+    settings = Settings(data_dir=tmp_path, fetch_allow=["127.0.0.1/32"])
+    async with build_outbound_client(settings) as client:
+        for url in (
+            f"http://127.0.0.2:{forbidden.port}/",
+            f"http://2130706434:{forbidden.port}/",
+            f"http://localhost:{forbidden.port}/",
+            f"http://[::ffff:127.0.0.2]:{forbidden.port}/",
+        ):
+            with pytest.raises(DestinationRefused):
+                await client.get(url, follow_redirects=True)
+    assert forbidden.connections == 0
