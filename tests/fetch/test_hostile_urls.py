@@ -255,3 +255,14 @@ async def test_production_wiring_refuses_without_any_stub(
             with pytest.raises(DestinationRefused):
                 await client.get(url, follow_redirects=True)
     assert forbidden.connections == 0
+
+
+async def test_unknown_names_and_dead_ports_have_clear_messages(g: Guarded) -> None:
+    with pytest.raises(ImageRejected, match="could not be fetched: host not found"):
+        await g.fetcher.fetch("http://nowhere.example/x.jpg")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    with pytest.raises(ImageRejected, match="could not be fetched: no connection"):
+        await g.fetcher.fetch(f"http://127.0.0.1:{port}/x.jpg")

@@ -93,6 +93,10 @@ class ImageFetcher:
                 raise ImageRejected(f"image_url is larger than {self._max_bytes} bytes") from exc
             except httpx.TimeoutException as exc:
                 raise ImageRejected("image_url could not be fetched: timed out") from exc
+            except httpx.ConnectError as exc:
+                unknown = "could not be resolved" in str(exc)
+                reason = "host not found" if unknown else "no connection"
+                raise ImageRejected(f"image_url could not be fetched: {reason}") from exc
             except httpx.HTTPError as exc:
                 raise ImageRejected(
                     f"image_url could not be fetched: {type(exc).__name__}"
