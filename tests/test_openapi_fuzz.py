@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import uuid
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -66,16 +67,22 @@ class Fuzzed:
     calls: list[int]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def fuzzed(
-    tmp_path_factory: pytest.TempPathFactory, language_checker: LanguageChecker
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    language_checker: LanguageChecker,
+    postgres_url: str | None,
 ) -> Iterator[Fuzzed]:
-    """The real app on loopback (SQLite) with one rich account and one real image."""
+    """The real app on loopback with one rich account and one real image, per database."""
+    if request.param == "postgresql" and postgres_url is None:
+        pytest.skip("IMAGINE_TEST_DATABASE_URL not set")
     tmp = tmp_path_factory.mktemp("fuzz")
     sock = bound_socket()
     port = sock.getsockname()[1]
     settings = Settings(
         data_dir=tmp,
+        database_url=postgres_url if request.param == "postgresql" else None,
         fetch_allow=["127.0.0.1/32"],
         public_url=f"http://127.0.0.1:{port}",
         sweep_interval=3600.0,
@@ -94,7 +101,7 @@ def fuzzed(
             return await admin.create_account(
                 session_factory(engine),
                 FakeClock(),
-                email="fuzz@example.com",
+                email=f"fuzz-{uuid.uuid4().hex[:8]}@example.com",
                 credits=10**8,
                 plan="growth",
             )
