@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 from typing import Literal
 
@@ -50,6 +51,11 @@ def decode(
     except Exception:  # a broken EXIF block only loses its orientation
         oriented = img
     return to_rgb(oriented)
+
+
+def decode_concurrency() -> int:
+    """How many decodes may run at once: one per core (they are CPU-bound anyway)."""
+    return max(1, os.cpu_count() or 1)
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

@@ -142,7 +142,12 @@ async def _process(
     width, height = ASPECT_SIZES[req.aspect_ratio]
     data = await services.fetcher.fetch(req.image_url)
     prepared = await anyio.to_thread.run_sync(
-        _prepare, data, settings.max_image_pixels, width, height
+        _prepare,
+        data,
+        settings.max_image_pixels,
+        width,
+        height,
+        limiter=_decode_slots(services),
     )
     del data
     options = EditOptions(
@@ -191,6 +196,15 @@ async def _process(
         credits_used=req.model.price,
         warnings=all_warnings,
     )
+
+
+def _decode_slots(services: Services) -> anyio.CapacityLimiter:
+    """One bound per app on concurrent decodes (each may hold max_image_pixels in memory)."""
+    slots = services.extras.get("decode_slots")
+    if not isinstance(slots, anyio.CapacityLimiter):
+        slots = anyio.CapacityLimiter(images.decode_concurrency())
+        services.extras["decode_slots"] = slots
+    return slots
 
 
 def _prepare(data: bytes, max_pixels: int, width: int, height: int) -> Image.Image:
