@@ -8,8 +8,10 @@ import io
 import resource
 import time
 
+import anyio
 from PIL import Image
 
+from imagine import images
 from tests.conftest import Api
 from tests.hostile_images import corpus, png_bomb
 from tests.support import ImageHost
@@ -46,6 +48,11 @@ async def test_hostile_images_through_http(api: Api, image_host: ImageHost) -> N
     assert account["credits"] == 10_000 - charged
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     assert grown_mb < 400, f"peak RSS grew by {grown_mb:.0f} MB"
+    # Decodes share one limiter per app: at most one per core holds a big image at once.
+    slots = api.services.extras["decode_slots"]
+    assert isinstance(slots, anyio.CapacityLimiter)
+    assert slots.total_tokens == images.decode_concurrency()
+    assert slots.borrowed_tokens == 0
 
 
 async def test_bomb_as_data_uri_is_refused_cheaply(api: Api) -> None:
