@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from imagine import __version__
 from imagine.accounts.routes import router as accounts_router
+from imagine.api_responses import install_openapi
 from imagine.body_limit import BodyLimitMiddleware, BodyTooLarge
 from imagine.db.migrate import upgrade
 from imagine.engines.registry import log_routes
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app.state.services = svc
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(tasks_router)
     app.include_router(accounts_router)

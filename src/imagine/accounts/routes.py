@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from imagine import api_responses
 from imagine.accounts import repository as accounts_repo
 from imagine.api_deps import AccountDep, ServicesDep
 from imagine.tasks.schemas import AccountResponse, ModelInfo, ModelsResponse
@@ -11,7 +12,7 @@ from imagine.tasks.schemas import AccountResponse, ModelInfo, ModelsResponse
 router = APIRouter(prefix="/api/v1", tags=["account"])
 
 
-@router.get("/account", response_model=AccountResponse, responses={401: {"description": "{}"}})
+@router.get("/account", response_model=AccountResponse, responses=api_responses.UNAUTHORIZED)
 async def account(account: AccountDep, services: ServicesDep) -> AccountResponse:
     """The caller's balance, plan and number of images made."""
     async with services.sessions() as session:
@@ -23,7 +24,7 @@ async def account(account: AccountDep, services: ServicesDep) -> AccountResponse
     )
 
 
-@router.get("/models", response_model=ModelsResponse, responses={401: {"description": "{}"}})
+@router.get("/models", response_model=ModelsResponse, responses=api_responses.UNAUTHORIZED)
 async def models(_account: AccountDep, services: ServicesDep) -> ModelsResponse:
     """The catalog with prices and availability (extension)."""
     return ModelsResponse(

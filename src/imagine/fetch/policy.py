@@ -5,8 +5,36 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+import httpx
+
+from imagine.fetch.addresses import IPAddress, refusal_reason
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+__all__ = ["AddressPolicy", "DestinationRefused", "IPAddress", "IPNetwork", "refused_message"]
+
+
+class DestinationRefused(httpx.ConnectError):
+    """An outbound request was refused before any packet left: `reason` says why."""
+
+    def __init__(self, reason: str, *, private: bool = False) -> None:
+        super().__init__(f"destination refused: {reason}")
+        self.reason = reason
+        self.private = private
+
+    def message(self, field: str) -> str:
+        """The refusal as a client-facing message naming `field`."""
+        return refused_message(field, self.reason, private=self.private)
+
+
+def refused_message(field: str, reason: str, *, private: bool) -> str:
+    """One wording for every refusal, so clients can recognise it."""
+    if private:
+        return (
+            f"{field} points at a private or reserved address ({reason});"
+            " see IMAGINE_FETCH_ALLOW"
+        )
+    return f"{field} is not allowed: {reason}"
 
 
 @dataclass(frozen=True)
@@ -22,20 +50,31 @@ class AddressPolicy:
         networks: list[IPNetwork] = []
         hosts: set[str] = set()
         for entry in entries:
+            text = entry.strip().strip("[]")
+            if not text:
+                continue
             try:
-                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+                networks.append(ipaddress.ip_network(text, strict=False))
             except ValueError:
-                hosts.add(entry.strip().lower().rstrip("."))
+                hosts.add(text.lower().rstrip("."))
         return cls(tuple(networks), frozenset(hosts))
 
     def host_allowed(self, host: str) -> bool:
         """Whether the host name itself was opened by the operator."""
         return host.lower().rstrip(".") in self.allow_hosts
 
+    def _listed(self, address: IPAddress) -> bool:
+        forms: list[IPAddress] = [address]
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            forms.append(address.ipv4_mapped)  # ::ffff:127.0.0.1 is 127.0.0.1 on the wire
+        return any(form in net for form in forms for net in self.allow_networks)
+
+    def refusal(self, address: IPAddress) -> str | None:
+        """Why `address` may not be dialled, or None when it may."""
+        if self._listed(address):
+            return None
+        return refusal_reason(address)
+
     def address_allowed(self, address: IPAddress) -> bool:
         """Whether a resolved address may be dialled."""
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if any(address in net for net in self.allow_networks):
-            return True
-        return address.is_global and not address.is_multicast
+        return self.refusal(address) is None

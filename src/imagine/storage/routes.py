@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from imagine import api_responses
 from imagine.api_deps import ServicesDep
 from imagine.errors import ImagineError, NotFound
 from imagine.storage import repository
@@ -23,8 +24,7 @@ class Gone(ImagineError):
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "The image"},
-        404: {"description": "Unknown file"},
-        410: {"description": "Expired"},
+        **api_responses.FILES,
     },
 )
 async def get_file(name: str, services: ServicesDep) -> Response:

@@ -160,7 +160,12 @@ async def _process(
     width, height = ASPECT_SIZES[req.aspect_ratio]
     data = await services.fetcher.fetch(req.image_url)
     prepared = await anyio.to_thread.run_sync(
-        _prepare, data, settings.max_image_pixels, width, height
+        _prepare,
+        data,
+        settings.max_image_pixels,
+        width,
+        height,
+        limiter=_decode_slots(services),
     )
     del data
     options = EditOptions(
@@ -215,8 +220,18 @@ async def _process(
     )
 
 
+def _decode_slots(services: Services) -> anyio.CapacityLimiter:
+    """One bound per app on concurrent decodes (each may hold max_image_pixels in memory)."""
+    slots = services.extras.get("decode_slots")
+    if not isinstance(slots, anyio.CapacityLimiter):
+        slots = anyio.CapacityLimiter(images.decode_concurrency())
+        services.extras["decode_slots"] = slots
+    return slots
+
+
 def _prepare(data: bytes, max_pixels: int, width: int, height: int) -> Image.Image:
-    return images.cover(images.decode(data, max_pixels=max_pixels), width, height)
+    decoded = images.decode(data, max_pixels=max_pixels, draft_size=(width, height))
+    return images.cover(decoded, width, height)
 
 
 def _finish_image(img: Image.Image, width: int, height: int, fmt: str) -> bytes:

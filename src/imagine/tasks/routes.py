@@ -6,12 +6,12 @@ import re
 
 from fastapi import APIRouter
 
+from imagine import api_responses
 from imagine.api_deps import AccountDep, ServicesDep
 from imagine.errors import NotFound, ValidationFailed
 from imagine.tasks import repository as tasks_repo
 from imagine.tasks.pipeline import run_edit
 from imagine.tasks.schemas import (
-    ErrorResponse,
     FetchManyRequest,
     FetchManyResponse,
     FetchRequest,
@@ -26,23 +26,7 @@ router = APIRouter(prefix="/api/v1", tags=["tasks"])
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    400: {"model": ErrorResponse, "description": "Validation error"},
-    401: {"description": "Missing, unknown or revoked key (body {})"},
-}
-IMAGINE_ERRORS: dict[int | str, dict[str, object]] = {
-    **ERRORS,
-    402: {"model": ErrorResponse, "description": "Insufficient credits"},
-    422: {"model": ErrorResponse, "description": "Content policy violation"},
-    429: {"model": ErrorResponse, "description": "Concurrency limit full"},
-    500: {"description": "A bug (body {}, with task_id when admitted)"},
-    502: {"model": ErrorResponse, "description": "Upstream failure"},
-    503: {"model": ErrorResponse, "description": "Model unavailable"},
-    504: {"model": ErrorResponse, "description": "Upstream too slow"},
-}
-
-
-@router.post("/imagine", response_model=ImagineResponse, responses=IMAGINE_ERRORS)
+@router.post("/imagine", response_model=ImagineResponse, responses=api_responses.IMAGINE)
 async def imagine(
     body: ImagineRequest, account: AccountDep, services: ServicesDep
 ) -> ImagineResponse:
@@ -53,6 +37,7 @@ async def imagine(
         services.catalog,
         max_prompt_chars=settings.max_prompt_chars,
         max_data_uri=settings.fetch_max_bytes * 4 // 3 + 1024,
+        policy=services.fetcher.policy,
     )
     done = await run_edit(services, account, req)
     return ImagineResponse(
@@ -67,7 +52,7 @@ async def imagine(
 @router.post(
     "/fetch",
     response_model=TaskObject,
-    responses={**ERRORS, 404: {"model": ErrorResponse, "description": "Unknown task"}},
+    responses=api_responses.FETCH,
 )
 async def fetch(body: FetchRequest, account: AccountDep, services: ServicesDep) -> TaskObject:
     """One task of the caller's account."""
@@ -83,7 +68,7 @@ async def fetch(body: FetchRequest, account: AccountDep, services: ServicesDep) 
     return task_object(task, services.settings.resolved_public_url())
 
 
-@router.post("/fetch-many", response_model=FetchManyResponse, responses=ERRORS)
+@router.post("/fetch-many", response_model=FetchManyResponse, responses=api_responses.JSON_BODY)
 async def fetch_many(
     body: FetchManyRequest, account: AccountDep, services: ServicesDep
 ) -> FetchManyResponse:

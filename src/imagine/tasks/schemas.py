@@ -11,8 +11,32 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
 
+EXAMPLE_IMAGE = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAFUlEQVR42mM8YaPBgA0wMeA"
+    "Ag1MCAO+wATws8x7vAAAAAElFTkSuQmCC"
+)
+
+
 class ImagineRequest(_Request):
     """POST /api/v1/imagine. Presence and value rules are checked by the pipeline."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {"prompt": "make it brighter", "image_url": EXAMPLE_IMAGE},
+                {
+                    "prompt": "add rain reflections on the road",
+                    "model": "flux-kontext-pro",
+                    "image_url": EXAMPLE_IMAGE,
+                    "aspect_ratio": "16:9",
+                    "output_format": "jpeg",
+                    "seed": 42,
+                },
+            ]
+        },
+    )
 
     prompt: StrictStr | None = Field(default=None, description="Edit instruction (English).")
     model: StrictStr | None = Field(default=None, description="Default flux-kontext-max.")

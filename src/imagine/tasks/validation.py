@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from imagine.catalog import ASPECT_SIZES, DEFAULT_MODEL, Model
 from imagine.errors import ValidationFailed
 from imagine.fetch.data_uri import is_data_uri
+from imagine.fetch.images import url_refusal
+from imagine.fetch.policy import AddressPolicy
 from imagine.tasks.schemas import ImagineRequest
 
 MAX_URL_CHARS = 2048
@@ -43,18 +45,40 @@ def _http_url_problem(field: str, url: str) -> str | None:
     return None
 
 
-def validate_imagine(
-    req: ImagineRequest, catalog: dict[str, Model], *, max_prompt_chars: int, max_data_uri: int
-) -> EditRequest:
-    """Check every rule; raise ValidationFailed listing all problems at once."""
+def _text_problems(req: ImagineRequest) -> list[str]:
+    """Strings the database and HTTP headers cannot carry: NUL and lone surrogates."""
     problems: list[str] = []
+    for field, value in req.model_dump().items():
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value:
+            problems.append(f"{field} must not contain NUL characters")
+        elif any("\ud800" <= c <= "\udfff" for c in value):
+            problems.append(f"{field} must be valid Unicode text (no lone surrogates)")
+    return problems
+
+
+def validate_imagine(
+    req: ImagineRequest,
+    catalog: dict[str, Model],
+    *,
+    max_prompt_chars: int,
+    max_data_uri: int,
+    policy: AddressPolicy | None = None,
+) -> EditRequest:
+    """Check every rule; raise ValidationFailed listing all problems at once.
+
+    With `policy`, URLs whose host is a literal private address are refused here, before
+    admission (names are checked when they are resolved, at connect time).
+    """
+    problems = _text_problems(req)
+    if problems:
+        raise ValidationFailed(*problems)
     prompt = (req.prompt or "").strip()
     if not prompt:
         problems.append("prompt is required")
     elif len(prompt) > max_prompt_chars:
         problems.append(f"prompt must be at most {max_prompt_chars} characters")
-    elif "\x00" in prompt:
-        problems.append("prompt must not contain NUL characters")
 
     model = catalog.get(req.model if req.model is not None else DEFAULT_MODEL)
     if model is None:
@@ -75,6 +99,8 @@ def validate_imagine(
             if problem.endswith("http(s) URL")
             else problem
         )
+    elif policy is not None and (problem := url_refusal(image_url, policy)) is not None:
+        problems.append(problem)
 
     aspect_ratio = req.aspect_ratio if req.aspect_ratio is not None else "1:1"
     if aspect_ratio not in ASPECT_SIZES:
@@ -90,8 +116,12 @@ def validate_imagine(
         problems.append(f"seed must be between 0 and {MAX_SEED}")
 
     webhook_url = req.webhook_url.strip() if req.webhook_url else None
-    if webhook_url and (problem := _http_url_problem("webhook_url", webhook_url)) is not None:
-        problems.append(problem)
+    if webhook_url:
+        problem = _http_url_problem("webhook_url", webhook_url)
+        if problem is None and policy is not None:
+            problem = url_refusal(webhook_url, policy, "webhook_url")
+        if problem is not None:
+            problems.append(problem)
     if req.webhook_secret is not None and len(req.webhook_secret) > MAX_SECRET_CHARS:
         problems.append(f"webhook_secret must be at most {MAX_SECRET_CHARS} characters")
     if req.webhook_secret is not None and any(c in req.webhook_secret for c in "\r\n\x00"):

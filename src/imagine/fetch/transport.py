@@ -1,0 +1,194 @@
+"""The guarded transport: resolve once, check every address, dial the address that was checked.
+
+The check lives in the httpcore network backend, so it applies to every connection the
+client opens (each redirect hop, every feature, every retry), and the socket goes to the
+pinned IP while TLS still sends SNI for, and verifies the certificate against, the URL's
+host name (httpcore passes the origin host to `start_tls`, not the dialled address).
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterable
+
+import anyio
+import httpcore
+import httpx
+from httpcore._backends.auto import AutoBackend
+
+from imagine.fetch.addresses import BadHost, IPAddress, parse_host
+from imagine.fetch.policy import AddressPolicy, DestinationRefused
+from imagine.fetch.resolver import ResolveFailed, Resolver
+
+SocketOption = (
+    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+)
+
+
+class ResponseTooLarge(httpx.TransportError):
+    """The response body passed the size cap; reading stopped there."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"response is larger than {limit} bytes")
+        self.limit = limit
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """A network backend that resolves, vets and pins every TCP connection."""
+
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        resolver: Resolver,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self._policy = policy
+        self._resolver = resolver
+        self._inner = inner or AutoBackend()
+
+    async def vet(self, host: str, port: int) -> list[IPAddress]:
+        """The addresses `host` may be dialled at, or DestinationRefused naming the reason."""
+        try:
+            parsed = parse_host(host)
+        except BadHost as exc:
+            raise DestinationRefused(str(exc)) from exc
+        if isinstance(parsed, str):
+            opened = self._policy.host_allowed(parsed)
+            if not opened and (parsed == "localhost" or parsed.endswith(".localhost")):
+                raise DestinationRefused(f"{parsed} is a loopback name", private=True)
+            try:
+                addresses = await self._resolver.resolve(parsed, port)
+            except ResolveFailed as exc:
+                raise httpcore.ConnectError(f"{parsed} could not be resolved") from exc
+            if opened:
+                return addresses
+        else:
+            addresses = [parsed]
+        for address in addresses:
+            reason = self._policy.refusal(address)
+            if reason is not None:
+                raise DestinationRefused(reason, private=True)
+        return addresses
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Dial one of the vetted addresses of `host` (never `host` itself)."""
+        addresses = await self.vet(host, port)
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Unix sockets are never an outbound destination."""
+        raise DestinationRefused("unix sockets are not an outbound destination")
+
+    async def sleep(self, seconds: float) -> None:
+        """Delegate to the real backend."""
+        await self._inner.sleep(seconds)
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    """A response body that stops at `limit` bytes and at the request's deadline."""
+
+    def __init__(
+        self, inner: httpx.AsyncByteStream, limit: int, expires: float, request: httpx.Request
+    ) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._expires = expires
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        seen = 0
+        chunks = self._inner.__aiter__()
+        while True:
+            remaining = self._expires - time.monotonic()
+            try:
+                with anyio.fail_after(max(remaining, 0.0)):
+                    chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError as exc:
+                raise httpx.ReadTimeout("deadline exceeded", request=self._request) from exc
+            seen += len(chunk)
+            if seen > self._limit:
+                raise ResponseTooLarge(self._limit)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """http(s) only, through the guarded backend, with a body cap and a total deadline.
+
+    Per request, `extensions={"deadline": seconds, "max_bytes": n}` tighten the defaults.
+    """
+
+    def __init__(
+        self,
+        backend: GuardedBackend,
+        *,
+        max_bytes: int,
+        deadline: float,
+        limits: httpx.Limits,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        super().__init__(verify=verify, trust_env=False, limits=limits)
+        # Replace the stock pool by one dialling through the guard (httpx has no public hook).
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+        self._max_bytes = max_bytes
+        self._deadline = deadline
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` under the guard; the body is capped while it streams."""
+        if request.url.scheme not in ("http", "https"):
+            raise DestinationRefused(f"scheme {request.url.scheme!r} is not http(s)")
+        deadline = min(float(request.extensions.get("deadline", self._deadline)), self._deadline)
+        limit = min(int(request.extensions.get("max_bytes", self._max_bytes)), self._max_bytes)
+        expires = time.monotonic() + deadline
+        try:
+            with anyio.fail_after(deadline):
+                response = await super().handle_async_request(request)
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout("deadline exceeded", request=request) from exc
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await response.aclose()
+            raise ResponseTooLarge(limit)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=_CappedStream(response.stream, limit, expires, request),
+            extensions=response.extensions,
+        )
