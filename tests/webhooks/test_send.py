@@ -71,3 +71,30 @@ async def test_an_unexpected_transport_error_is_recorded_not_raised() -> None:
     _seen, outcome = await _send(httpx.MockTransport(refuse))
     assert outcome.status_code is None
     assert outcome.error == "ValueError: destination address is not allowed"
+
+
+async def test_a_refused_destination_is_final_and_never_dialled() -> None:
+    """The real guarded client refuses 127.0.0.2 (not allowed) before any connection."""
+    from imagine.clock import FakeClock
+    from imagine.fetch.client import build_outbound_client
+    from imagine.settings import Settings
+    from imagine.webhooks import repository as repo
+    from imagine.webhooks.delivery import decide
+
+    settings = Settings(fetch_allow=["127.0.0.1/32"])
+    claim = _claim()
+    claim = Claim(**{**claim.__dict__, "url": "http://127.0.0.2:9/hook"})
+    async with build_outbound_client(settings) as http:
+        outcome = await send(http, claim, now=NOW, deadline=2)
+    assert outcome.refused
+    assert outcome.status_code is None
+    assert outcome.error is not None and "IMAGINE_FETCH_ALLOW" in outcome.error
+
+    class _Services:
+        def __init__(self) -> None:
+            self.settings = settings
+            self.clock = FakeClock()
+
+    record = decide(_Services(), claim, outcome, NOW, NOW)  # type: ignore[arg-type]
+    assert record.new_status == repo.FAILED
+    assert record.next_attempt_at is None

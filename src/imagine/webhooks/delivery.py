@@ -13,6 +13,7 @@ import anyio
 import httpx
 import structlog
 
+from imagine.fetch.policy import DestinationRefused
 from imagine.services import Services
 from imagine.webhooks import repository as repo
 from imagine.webhooks.repository import AttemptRecord, Claim
@@ -35,6 +36,7 @@ class Outcome:
     error: str | None
     duration_ms: int
     retry_after: str | None = None
+    refused: bool = False  # the outbound address policy refused the destination
 
     @property
     def delivered(self) -> bool:
@@ -77,6 +79,7 @@ async def send(
     body: str | None = None
     error: str | None = None
     retry_after: str | None = None
+    refused = False
     try:
         # httpx timeouts are per phase; fail_after also caps a receiver that drips bytes.
         with anyio.fail_after(deadline):
@@ -93,13 +96,15 @@ async def send(
                 body = (await _read_capped(response)).decode("utf-8", errors="replace")
     except (TimeoutError, httpx.TimeoutException):
         error = f"timed out after {deadline:g} s"
+    except DestinationRefused as exc:
+        error, refused = f"webhook_url refused: {exc.reason} (see IMAGINE_FETCH_ALLOW)", True
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     except Exception as exc:  # e.g. the outbound address policy refusing the destination
         # Recorded like any failed attempt, so the retry cap still applies.
         error = f"{type(exc).__name__}: {exc}"[:500]
     duration_ms = int((time.monotonic() - started) * 1000)
-    return Outcome(code, body, error, duration_ms, retry_after)
+    return Outcome(code, body, error, duration_ms, retry_after, refused)
 
 
 def decide(
@@ -112,6 +117,10 @@ def decide(
         status = repo.DELIVERED
     elif outcome.status_code == 410:
         status, error = repo.FAILED, "receiver answered 410 Gone; not retried"
+    elif outcome.refused:
+        # A private or reserved destination stays refused: retrying for a day helps no one.
+        # Once the operator opens it, `imagine webhooks redeliver` sends it again.
+        status, error = repo.FAILED, f"{error}; not retried"
     else:
         if error is None and outcome.status_code is not None:
             error = f"HTTP {outcome.status_code}"
