@@ -27,6 +27,7 @@ from imagine.settings import Settings
 from imagine.storage.object_store import ObjectStoreBackend
 from imagine.storage.store import LocalDirStore, Store
 from imagine.webhooks.schedule import RandomSource
+from imagine.webhooks.signal import OutboxSignal
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     redis: Redis | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    outbox_signal: OutboxSignal = field(default_factory=OutboxSignal)
     rng: RandomSource = field(default_factory=random.Random)  # webhook retry jitter
 
     async def close(self) -> None:

@@ -212,6 +212,8 @@ async def _process(
         await webhooks_repo.enqueue_for_task(
             session, task_id, public_url=settings.resolved_public_url(), now=now
         )
+    if req.webhook_url:
+        services.outbox_signal.notify()
     return Finished(
         task_id=task_id,
         image_url=output_url(settings.resolved_public_url(), name),
@@ -246,6 +248,7 @@ async def _fail(
     await fail_and_refund(
         services.sessions, services.clock, account_id, task_id, price, error, status
     )
+    services.outbox_signal.notify()
 
 
 async def fail_and_refund(

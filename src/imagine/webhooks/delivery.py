@@ -216,8 +216,10 @@ class DeliveryWorker:
     async def run(self) -> None:
         """Poll the outbox and send until cancelled, at most CONCURRENCY attempts at a time."""
         log.info("webhook delivery started", worker=self.name)
+        signal = self.services.outbox_signal
         async with anyio.create_task_group() as tg:
             while True:
+                signal.arm()
                 free = CONCURRENCY - self.in_flight
                 claims: list[Claim] = []
                 if free > 0:
@@ -229,8 +231,9 @@ class DeliveryWorker:
                     self.in_flight += 1
                     tg.start_soon(self._deliver_guarded, claim)
                 if free > 0 and len(claims) < free:
-                    # Nothing more is due now.
-                    await anyio.sleep(self.services.settings.webhook_poll_interval)
+                    # Nothing more is due now: poll again later, or sooner when a task of
+                    # this process ends with a webhook.
+                    await signal.wait(self.services.settings.webhook_poll_interval)
                 else:
                     # Busy, and maybe more is due: claim again as soon as an attempt ends.
                     await self._wait_for_a_slot()
