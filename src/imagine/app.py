@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -11,12 +12,14 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from imagine import __version__
 from imagine.accounts.routes import router as accounts_router
 from imagine.api_responses import install_openapi
 from imagine.body_limit import BodyLimitMiddleware, BodyTooLarge
+from imagine.clock import Clock
 from imagine.db.migrate import upgrade
 from imagine.engines.registry import log_routes
 from imagine.errors import ImagineError
@@ -28,6 +31,7 @@ from imagine.storage.sweeper import sweep_expired
 from imagine.tasks.pipeline import AdmittedTaskCrashed, AdmittedTaskFailed, recover_orphans
 from imagine.tasks.routes import router as tasks_router
 from imagine.validation_errors import messages_for
+from imagine.webhooks import repository as webhooks_repo
 from imagine.webhooks.delivery import DeliveryWorker
 
 log = structlog.get_logger(__name__)
@@ -74,6 +78,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, [])
 
 
+async def purge_webhook_history(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, retention: timedelta
+) -> int:
+    """Forget settled webhook deliveries older than `retention`, in batches."""
+    cutoff = clock.now() - retention
+    total = 0
+    while True:
+        async with sessions.begin() as session:
+            removed = await webhooks_repo.purge_settled(session, settled_before=cutoff)
+        total += removed
+        if removed == 0:
+            return total
+
+
 async def background_sweeps(services: Services) -> None:
     """Sweep expired outputs and orphaned reservations until cancelled."""
     while True:
@@ -82,6 +100,9 @@ async def background_sweeps(services: Services) -> None:
                 services.sessions, services.clock, services.settings.reservation_timeout
             )
             await sweep_expired(services.sessions, services.store, services.clock)
+            await purge_webhook_history(
+                services.sessions, services.clock, services.settings.webhook_retention
+            )
         except Exception:
             log.exception("background sweep failed")
         await anyio.sleep(services.settings.sweep_interval)

@@ -163,6 +163,11 @@ class Settings(BaseSettings):
         description="Seconds to wait after each failed webhook attempt (±20% jitter);"
         " after the last, the delivery is marked failed.",
     )
+    webhook_retention: timedelta = Field(
+        default=timedelta(days=30),
+        description="How long delivered or failed webhook deliveries and their attempt records"
+        " are kept (seconds or ISO 8601, e.g. P30D).",
+    )
     run_worker_in_process: bool = Field(
         default=True,
         description="Run webhook delivery and sweeping inside `imagine serve` (off when"

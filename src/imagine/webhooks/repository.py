@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imagine.db.schema import Account, Task, WebhookAttempt, WebhookDelivery
@@ -264,3 +264,25 @@ async def rotate_signing_secret(
     account.signing_secret = new
     await session.flush()
     return new
+
+
+async def purge_settled(
+    session: AsyncSession, *, settled_before: datetime, limit: int = 500
+) -> int:
+    """Delete delivered/failed deliveries (and their attempts) last touched before a cutoff."""
+    ids = list(
+        (
+            await session.execute(
+                select(WebhookDelivery.id)
+                .where(
+                    WebhookDelivery.status.in_((DELIVERED, FAILED)),
+                    WebhookDelivery.updated_at < settled_before,
+                )
+                .limit(limit)
+            )
+        ).scalars()
+    )
+    if ids:
+        await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids)))
+        await session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+    return len(ids)
