@@ -144,11 +144,35 @@ class Settings(BaseSettings):
         description="Hosts (wildcards allowed) BFL polling/result URLs may point at.",
     )
     bfl_safety_tolerance: int = Field(default=2, ge=0, le=6, description="BFL safety_tolerance.")
+    bfl_max_in_flight: int = Field(
+        default=24, ge=1, description="Tasks in flight per BFL key (the provider's cap)."
+    )
+    bfl_max_in_flight_kontext_max: int = Field(
+        default=6, ge=1, description="Kontext Max tasks in flight per BFL key (provider cap)."
+    )
+    upstream_queue_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request waits in the fair queue for an upstream slot before 429.",
+    )
     fal_api_key: str | None = Field(default=None, description="fal API key.")
     fal_base_url: str = Field(default="https://queue.fal.run", description="fal queue base URL.")
+    fal_max_in_flight: int = Field(default=10, ge=1, description="Tasks in flight per fal key.")
+    fal_delivery_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["fal.media", "*.fal.media", "*.fal.run"],
+        description="Hosts fal status/result URLs may point at.",
+    )
     replicate_api_token: str | None = Field(default=None, description="Replicate API token.")
     replicate_base_url: str = Field(
         default="https://api.replicate.com", description="Replicate API base URL."
+    )
+
+    replicate_max_in_flight: int = Field(
+        default=24, ge=1, description="Predictions in flight per Replicate token."
+    )
+    replicate_delivery_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["replicate.delivery", "*.replicate.delivery"],
+        description="Hosts Replicate result URLs may point at.",
     )
 
     # --- webhooks ---
@@ -177,7 +201,14 @@ class Settings(BaseSettings):
     # --- logging ---
     log_level: str = Field(default="INFO", description="Log level.")
 
-    @field_validator("fetch_allow", "bfl_delivery_hosts", "webhook_retry_schedule", mode="before")
+    @field_validator(
+        "fetch_allow",
+        "bfl_delivery_hosts",
+        "fal_delivery_hosts",
+        "replicate_delivery_hosts",
+        "webhook_retry_schedule",
+        mode="before",
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

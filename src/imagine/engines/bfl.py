@@ -22,9 +22,6 @@ log = structlog.get_logger(__name__)
 BFL_ENDPOINTS = MappingProxyType(
     {"flux-kontext-max": "flux-kontext-max", "flux-kontext-pro": "flux-kontext-pro"}
 )
-# In-flight tasks the provider allows per key: overall, and tighter per endpoint.
-BFL_ACCOUNT_CAP = 24
-BFL_ENDPOINT_CAPS = MappingProxyType({"flux-kontext-max": 6})
 # The provider allows at most 2 when an input image is sent.
 BFL_MAX_TOLERANCE_WITH_IMAGE = 2
 

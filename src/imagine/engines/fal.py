@@ -21,8 +21,6 @@ log = structlog.get_logger(__name__)
 FAL_APPS = MappingProxyType({"flux-kontext-max": "fal-ai/flux-pro/kontext/max",
             "flux-kontext-pro": "fal-ai/flux-pro/kontext"})
 # Hosts fal serves result files from (https only); the queue host itself is always allowed.
-FAL_DELIVERY_HOSTS = ("fal.media", "*.fal.media", "*.fal.run")
-FAL_ACCOUNT_CAP = 10
 
 _RUNNING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
 

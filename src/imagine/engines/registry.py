@@ -12,15 +12,13 @@ import structlog
 from imagine.catalog import Model
 from imagine.clock import Clock
 from imagine.engines.base import Engine
-from imagine.engines.bfl import BFL_ACCOUNT_CAP, BFL_ENDPOINT_CAPS, BFL_ENDPOINTS, BflEngine
+from imagine.engines.bfl import BFL_ENDPOINTS, BflEngine
 from imagine.engines.failover import FailoverEngine
-from imagine.engines.fal import FAL_ACCOUNT_CAP, FAL_APPS, FAL_DELIVERY_HOSTS, FalEngine
+from imagine.engines.fal import FAL_APPS, FalEngine
 from imagine.engines.hosts import HostPolicy
 from imagine.engines.limiter import Limiter
 from imagine.engines.offline.engine import OfflineEngine
 from imagine.engines.replicate import (
-    REPLICATE_ACCOUNT_CAP,
-    REPLICATE_DELIVERY_HOSTS,
     REPLICATE_MODELS,
     ReplicateEngine,
 )
@@ -92,25 +90,26 @@ class _Builder:
             hosts = HostPolicy(s.bfl_base_url, s.bfl_delivery_hosts)
             client = self._client(name, hosts, {"x-key": s.bfl_api_key})
             # The endpoint's own cap (Kontext Max: 6) first, then the key's overall cap (24).
-            limiters = [self._limiter("bfl", BFL_ACCOUNT_CAP)]
-            if endpoint in BFL_ENDPOINT_CAPS:
-                limiters.insert(0, self._limiter(f"bfl:{endpoint}", BFL_ENDPOINT_CAPS[endpoint]))
+            limiters = [self._limiter("bfl", s.bfl_max_in_flight)]
+            if endpoint == "flux-kontext-max":
+                limiters.insert(0, self._limiter(f"bfl:{endpoint}",
+                                                 s.bfl_max_in_flight_kontext_max))
             return BflEngine(client, s.bfl_base_url, endpoint, limiters, deadline,
-                             s.bfl_safety_tolerance)
+                             s.bfl_safety_tolerance, s.upstream_queue_timeout)
         if name == "fal" and model_id in FAL_APPS and s.fal_api_key:
-            hosts = HostPolicy(s.fal_base_url, FAL_DELIVERY_HOSTS)
+            hosts = HostPolicy(s.fal_base_url, s.fal_delivery_hosts)
             client = self._client(name, hosts,
                                   {"Authorization": f"Key {s.fal_api_key}"})
             return FalEngine(client, s.fal_base_url, FAL_APPS[model_id],
-                             [self._limiter("fal", FAL_ACCOUNT_CAP)], deadline,
-                             s.bfl_safety_tolerance)
+                             [self._limiter("fal", s.fal_max_in_flight)], deadline,
+                             s.bfl_safety_tolerance, s.upstream_queue_timeout)
         if name == "replicate" and model_id in REPLICATE_MODELS and s.replicate_api_token:
-            hosts = HostPolicy(s.replicate_base_url, REPLICATE_DELIVERY_HOSTS)
+            hosts = HostPolicy(s.replicate_base_url, s.replicate_delivery_hosts)
             client = self._client(name, hosts,
                                   {"Authorization": f"Bearer {s.replicate_api_token}"})
             return ReplicateEngine(client, s.replicate_base_url, REPLICATE_MODELS[model_id],
-                                   [self._limiter("replicate", REPLICATE_ACCOUNT_CAP)],
-                                   deadline, s.bfl_safety_tolerance)
+                                   [self._limiter("replicate", s.replicate_max_in_flight)],
+                                   deadline, s.bfl_safety_tolerance, s.upstream_queue_timeout)
         return None
 
 

@@ -19,8 +19,6 @@ log = structlog.get_logger(__name__)
 
 REPLICATE_MODELS = MappingProxyType({"flux-kontext-max": "black-forest-labs/flux-kontext-max",
                     "flux-kontext-pro": "black-forest-labs/flux-kontext-pro"})
-REPLICATE_DELIVERY_HOSTS = ("replicate.delivery", "*.replicate.delivery")
-REPLICATE_ACCOUNT_CAP = 24
 # Longest sync wait Replicate accepts in `Prefer: wait=<seconds>`.
 REPLICATE_MAX_WAIT = 60
 
