@@ -162,8 +162,8 @@ def log_routes(routes: dict[str, ModelRoute]) -> None:
                 "model served by the OFFLINE engine (classical image processing, not FLUX"
                 " Kontext); set IMAGINE_BFL_API_KEY to serve the real model",
                 model=route.model.id,
-                note=route.note or None,
+                **({"note": route.note} if route.note else {}),
             )
         else:
             log.info("model served", model=route.model.id, engines=route.engine_names,
-                     note=route.note or None)
+                     **({"note": route.note} if route.note else {}))
