@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Request
 
 from imagine.accounts import repository as accounts_repo
 from imagine.accounts.keys import parse_authorization
+from imagine.auth_gate import ACCOUNT_SCOPE_KEY
 from imagine.db.schema import Account
 from imagine.errors import Unauthorized
 from imagine.services import Services
@@ -23,10 +24,14 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def current_account(
+    request: Request,
     services: ServicesDep,
     authorization: Annotated[str | None, Header(description="API key, raw or Bearer")] = None,
 ) -> Account:
     """The account owning the request's API key, or 401 `{}`."""
+    gated = request.scope.get("state", {}).get(ACCOUNT_SCOPE_KEY)
+    if isinstance(gated, Account):
+        return gated  # already resolved by AuthGateMiddleware, before the body was read
     key = parse_authorization(authorization)
     if key is None:
         raise Unauthorized()

@@ -16,11 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from imagine import __version__
+from imagine.accounts import repository as accounts_repo
 from imagine.accounts.routes import router as accounts_router
 from imagine.api_responses import install_openapi
+from imagine.auth_gate import AuthGateMiddleware
 from imagine.body_limit import BodyLimitMiddleware, BodyTooLarge
 from imagine.clock import Clock
 from imagine.db.migrate import upgrade
+from imagine.db.schema import Account
 from imagine.engines.registry import log_routes
 from imagine.errors import ImagineError
 from imagine.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -29,6 +32,7 @@ from imagine.settings import Settings
 from imagine.storage.routes import router as files_router
 from imagine.storage.sweeper import sweep_expired
 from imagine.tasks.pipeline import AdmittedTaskCrashed, AdmittedTaskFailed, recover_orphans
+from imagine.tasks.routes import ClientGone
 from imagine.tasks.routes import router as tasks_router
 from imagine.validation_errors import messages_for
 from imagine.webhooks import repository as webhooks_repo
@@ -59,9 +63,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _crashed(_request: Request, exc: AdmittedTaskCrashed) -> JSONResponse:
         return _error(500, [], exc.task_id)
 
+    @app.exception_handler(ClientGone)
+    async def _gone(_request: Request, _exc: ClientGone) -> Response:
+        return Response(status_code=499)  # nobody is listening; for access logs only
+
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(400, messages_for(exc.errors()))
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        content_type = request.headers.get("content-type", "").lower()
+        return _error(400, messages_for(exc.errors(), json_body="json" in content_type))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -137,6 +146,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    async def lookup(key: str) -> Account | None:
+        async with svc.sessions() as session:
+            return await accounts_repo.account_for_key(session, key)
+
+    # Added last, so it runs first: no body is read for a request without a valid key.
+    app.add_middleware(AuthGateMiddleware, lookup=lookup)
     app.include_router(tasks_router)
     app.include_router(accounts_router)
     app.include_router(files_router)

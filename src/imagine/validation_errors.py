@@ -26,7 +26,7 @@ def _field(loc: Sequence[Any]) -> str:
     return out
 
 
-def messages_for(errors: Sequence[Any]) -> list[str]:
+def messages_for(errors: Sequence[Any], *, json_body: bool = True) -> list[str]:
     """One readable message per problem, naming the field."""
     messages: list[str] = []
     for err in errors:
@@ -35,6 +35,9 @@ def messages_for(errors: Sequence[Any]) -> list[str]:
         field = _field(loc)
         if kind == "json_invalid":
             msg = "request body is not valid JSON"
+        elif not field and not json_body and err.get("input"):
+            # The body was not parsed as JSON because the content type did not say so.
+            msg = "request body must be a JSON object (send Content-Type: application/json)"
         elif (kind == "missing" and not field) or not field:
             msg = "request body must be a JSON object"
         elif kind == "missing":

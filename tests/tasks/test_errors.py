@@ -263,6 +263,79 @@ async def test_503_when_model_has_no_engine(api: Api, image_host: ImageHost) -> 
 
 
 async def test_404_for_unknown_routes_has_error_shape(api: Api) -> None:
-    r = await api.client.get("/api/v2/nothing")
+    r = await api.client.get("/nothing")
     assert r.status_code == 404
     assert r.json() == {"errors": [{"msg": "Not found"}]}
+    key = await api.account()
+    r = await api.client.get("/api/v2/nothing", headers={"Authorization": key})
+    assert r.status_code == 404
+    assert r.json() == {"errors": [{"msg": "Not found"}]}
+
+
+async def test_keyless_requests_get_401_before_their_body_is_read(api: Api) -> None:
+    headers = {"content-type": "application/json"}
+    r = await api.client.post("/api/v1/imagine", content=b"{not json", headers=headers)
+    assert (r.status_code, r.json()) == (401, {})
+
+    r = await api.client.post(
+        "/api/v1/account",
+        content=b"x" * 1_000_000,
+        headers={**headers, "Authorization": "japi_live_wrong"},
+    )
+    assert (r.status_code, r.json()) == (401, {})
+
+
+async def test_the_gate_never_reads_a_keyless_body() -> None:
+    from imagine.auth_gate import AuthGateMiddleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the app must not run")
+
+    async def receive() -> Any:
+        raise AssertionError("the body must not be read")
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def lookup(key: str) -> None:
+        return None
+
+    gate = AuthGateMiddleware(app, lookup)
+    scope = {
+        "type": "http",
+        "path": "/api/v1/imagine",
+        "headers": [(b"authorization", b"japi_live_unknown")],
+    }
+    await gate(scope, receive, send)
+    assert sent[0]["status"] == 401
+    assert sent[1]["body"] == b"{}"
+
+
+async def test_form_content_type_is_named_in_the_error(api: Api) -> None:
+    key = await api.account()
+    r = await api.client.post(
+        "/api/v1/imagine",
+        content=b'{"prompt": "blur"}',
+        headers={"Authorization": key, "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 400
+    assert r.json() == {
+        "errors": [
+            {"msg": "request body must be a JSON object (send Content-Type: application/json)"}
+        ]
+    }
+
+
+async def test_non_ascii_webhook_secret_is_refused(api: Api) -> None:
+    key = await api.account()
+    r = await api.imagine(
+        key,
+        prompt="blur",
+        image_url="http://127.0.0.1/x.jpg",
+        webhook_url="http://127.0.0.1/hook",
+        webhook_secret="sécret",
+    )
+    assert r.status_code == 400
+    assert r.json() == {"errors": [{"msg": "webhook_secret must be printable ASCII"}]}

@@ -41,6 +41,8 @@ from imagine.webhooks import repository as webhooks_repo
 
 log = structlog.get_logger(__name__)
 
+CANCELLED = "Request cancelled before the image was ready (client disconnected)"
+
 
 @dataclass(frozen=True)
 class Finished:
@@ -110,9 +112,12 @@ async def run_edit(services: Services, account: Account, req: EditRequest) -> Fi
                 )
             raise AdmittedTaskFailed(task_id, exc) from exc
         except BaseException as exc:
+            crashed = isinstance(exc, Exception)
+            # Not an Exception: cancelled (the client left without a webhook, or shutdown).
+            error, status = ("Internal error", 500) if crashed else (CANCELLED, 499)
             with anyio.CancelScope(shield=True):
-                await _fail(services, account.id, task_id, req.model.price, "Internal error", 500)
-            if isinstance(exc, Exception):
+                await _fail(services, account.id, task_id, req.model.price, error, status)
+            if crashed:
                 log.exception("task crashed", task_id=task_id)
                 raise AdmittedTaskCrashed(task_id) from exc
             raise
@@ -123,7 +128,12 @@ async def run_edit(services: Services, account: Account, req: EditRequest) -> Fi
         return finished
     finally:
         with anyio.CancelScope(shield=True):
-            await services.limiter.release(account.id, slot)
+            try:
+                await services.limiter.release(account.id, slot)
+            except Exception:
+                # Never let bookkeeping turn a charged success (or a failure and its task_id)
+                # into a 500.
+                log.exception("could not release the in-flight slot", account=account.id)
 
 
 async def _admit(services: Services, account: Account, req: EditRequest) -> str:
@@ -182,36 +192,42 @@ async def _process(
     )
     name = new_object_name("png" if req.output_format == "png" else "jpg")
     await services.store.put(name, encoded)
-    all_warnings = warnings + result.warnings
-    now = services.clock.now()
-    async with services.sessions.begin() as session:
-        await storage_repo.add_output(
-            session,
-            name=name,
-            task_id=task_id,
-            content_type=images.CONTENT_TYPES[req.output_format],
-            size=len(encoded),
-            now=now,
-            expires_at=now + settings.output_ttl,
-        )
-        task = await tasks_repo.get_task(session, task_id)
-        if task is None or not await tasks_repo.finish_task(
-            session,
-            task_id,
-            output_name=name,
-            warnings=all_warnings,
-            engine=result.engine,
-            now=now,
-        ):
-            # Failed meanwhile (e.g. by the orphan sweeper): its credits were already released.
-            raise TaskFailed("Task expired before it finished", 504)
-        await accounts_repo.commit_charge(
-            session, task.account_id, req.model.price, task_id=task_id, now=now
-        )
-        # Outbox: the webhook is due exactly when this transaction commits, never lost.
-        await webhooks_repo.enqueue_for_task(
-            session, task_id, public_url=settings.resolved_public_url(), now=now
-        )
+    try:
+        all_warnings = warnings + result.warnings
+        now = services.clock.now()
+        async with services.sessions.begin() as session:
+            await storage_repo.add_output(
+                session,
+                name=name,
+                task_id=task_id,
+                content_type=images.CONTENT_TYPES[req.output_format],
+                size=len(encoded),
+                now=now,
+                expires_at=now + settings.output_ttl,
+            )
+            task = await tasks_repo.get_task(session, task_id)
+            if task is None or not await tasks_repo.finish_task(
+                session,
+                task_id,
+                output_name=name,
+                warnings=all_warnings,
+                engine=result.engine,
+                now=now,
+            ):
+                # Failed meanwhile (e.g. by the orphan sweeper): its credits were already released.
+                raise TaskFailed("Task expired before it finished", 504)
+            await accounts_repo.commit_charge(
+                session, task.account_id, req.model.price, task_id=task_id, now=now
+            )
+            # Outbox: the webhook is due exactly when this transaction commits, never lost.
+            await webhooks_repo.enqueue_for_task(
+                session, task_id, public_url=settings.resolved_public_url(), now=now
+            )
+    except BaseException:
+        # No output row was committed: do not leave the bytes behind for nobody to sweep.
+        with anyio.CancelScope(shield=True):
+            await services.store.delete(name)
+        raise
     if req.webhook_url:
         services.outbox_signal.notify()
     return Finished(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from fastapi import APIRouter
+import anyio
+from fastapi import APIRouter, Request
 
 from imagine import api_responses
 from imagine.api_deps import AccountDep, ServicesDep
@@ -22,13 +25,49 @@ from imagine.tasks.schemas import (
 from imagine.tasks.validation import validate_imagine
 from imagine.tasks.views import task_object
 
+T = TypeVar("T")
+
+
+class ClientGone(Exception):
+    """The client disconnected before its (webhook-less) edit finished; nobody gets an answer."""
+
+
+async def _until_disconnected(request: Request) -> None:
+    # The body is already read, so the next ASGI message is the disconnect (if any).
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _unless_client_leaves(request: Request, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work`, cancelling it if the client goes away: an edit nobody can receive is not
+    charged (the pipeline fails the task and releases its credits on cancellation)."""
+    result: list[T] = []
+    try:
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                await _until_disconnected(request)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(watch)
+            result.append(await work())
+            tg.cancel_scope.cancel()
+    except ExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+    if not result:
+        raise ClientGone
+    return result[0]
+
+
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 @router.post("/imagine", response_model=ImagineResponse, responses=api_responses.IMAGINE)
 async def imagine(
-    body: ImagineRequest, account: AccountDep, services: ServicesDep
+    body: ImagineRequest, account: AccountDep, services: ServicesDep, request: Request
 ) -> ImagineResponse:
     """Edit an image from an English instruction; answers with the finished image."""
     settings = services.settings
@@ -39,7 +78,11 @@ async def imagine(
         max_data_uri=settings.fetch_max_bytes * 4 // 3 + 1024,
         policy=services.fetcher.policy,
     )
-    done = await run_edit(services, account, req)
+    if req.webhook_url:
+        # The result also travels by webhook: finish even if the client stops waiting.
+        done = await run_edit(services, account, req)
+    else:
+        done = await _unless_client_leaves(request, lambda: run_edit(services, account, req))
     return ImagineResponse(
         task_id=done.task_id,
         status="finished",

@@ -126,6 +126,11 @@ def validate_imagine(
         problems.append(f"webhook_secret must be at most {MAX_SECRET_CHARS} characters")
     if req.webhook_secret is not None and any(c in req.webhook_secret for c in "\r\n\x00"):
         problems.append("webhook_secret must not contain line breaks")
+    elif req.webhook_secret is not None and not all(
+        c == "\t" or " " <= c <= "~" for c in req.webhook_secret
+    ):
+        # It travels back as an HTTP header value, which is ASCII.
+        problems.append("webhook_secret must be printable ASCII")
 
     if problems or model is None:
         raise ValidationFailed(*problems)
