@@ -59,8 +59,9 @@ class Settings(BaseSettings):
         description="Base URL used in returned image_url values; default http://<host>:<port>.",
     )
     max_body_bytes: int = Field(
-        default=64 * 1024 * 1024,
-        description="Largest accepted API request body (data: URIs make bodies big).",
+        default=30 * 1024 * 1024,
+        description="Largest accepted API request body: room for a data: URI of a"
+        " IMAGINE_FETCH_MAX_BYTES image (base64 adds a third), little more.",
     )
 
     # --- outputs ---
