@@ -22,8 +22,6 @@ log = structlog.get_logger(__name__)
 BFL_ENDPOINTS = MappingProxyType(
     {"flux-kontext-max": "flux-kontext-max", "flux-kontext-pro": "flux-kontext-pro"}
 )
-# The provider allows at most 2 when an input image is sent.
-BFL_MAX_TOLERANCE_WITH_IMAGE = 2
 
 _PENDING = frozenset({"Pending"})
 _MODERATED = frozenset({"Request Moderated", "Content Moderated"})
@@ -66,10 +64,9 @@ class BflEngine(HostedEngine):
         safety_tolerance: int = 2,
         queue_timeout: float = 30.0,
     ) -> None:
-        super().__init__(upstream, limiters, deadline_s, queue_timeout)
-        self.base_url = base_url.rstrip("/")
+        super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance,
+                         queue_timeout)
         self.endpoint = endpoint
-        self.safety_tolerance = min(safety_tolerance, BFL_MAX_TOLERANCE_WITH_IMAGE)
 
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions

@@ -76,11 +76,10 @@ class FalEngine(HostedEngine):
         safety_tolerance: int = 2,
         queue_timeout: float = 30.0,
     ) -> None:
-        super().__init__(upstream, limiters, deadline_s, queue_timeout)
-        self.base_url = base_url.rstrip("/")
+        super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance,
+                         queue_timeout)
         self.app = app
-        # Same rule as BFL's own API: at most 2 when an input image is sent.
-        self.safety_tolerance = max(1, min(safety_tolerance, 2))
+        self.safety_tolerance = max(1, self.safety_tolerance)  # fal takes 1..2
 
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions

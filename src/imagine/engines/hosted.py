@@ -46,13 +46,18 @@ class HostedEngine(ABC):
     def __init__(
         self,
         upstream: UpstreamClient,
+        base_url: str,
         limiters: Sequence[Limiter],
         deadline_s: float,
+        safety_tolerance: int = 2,
         queue_timeout: float = 30.0,
     ) -> None:
         self.upstream = upstream
+        self.base_url = base_url.rstrip("/")
         self.limiters = list(limiters)
         self.deadline_s = deadline_s
+        # Every provider allows at most 2 when an input image is sent (BFL's own rule).
+        self.safety_tolerance = min(safety_tolerance, 2)
         self.queue_timeout = queue_timeout
 
     async def edit(self, image: Image.Image, prompt: str, options: EditOptions) -> EditResult:

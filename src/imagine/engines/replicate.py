@@ -68,10 +68,9 @@ class ReplicateEngine(HostedEngine):
         safety_tolerance: int = 2,
         queue_timeout: float = 30.0,
     ) -> None:
-        super().__init__(upstream, limiters, deadline_s, queue_timeout)
-        self.base_url = base_url.rstrip("/")
+        super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance,
+                         queue_timeout)
         self.model = model
-        self.safety_tolerance = min(safety_tolerance, 2)
 
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions
