@@ -38,7 +38,7 @@ from imagine.db.migrate import upgrade
 from imagine.db.schema import Base, WebhookDelivery
 from imagine.tasks import repository as tasks_repo
 from imagine.tasks.repository import NewTask
-from imagine.webhooks import repository as repo
+from imagine.tasks.settle import enqueue_webhook
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,8 +104,11 @@ async def _queue(url: str, hook: str, count: int) -> None:
         for n in range(count):
             new = NewTask(account_id, "flux-kontext-pro", f"{n}", "1:1", "png", None, hook, None, 0)
             task = await tasks_repo.insert_task(session, new, now=now)
-            await tasks_repo.fail_task(session, task.id, error="x", error_status=500, now=now)
-            await repo.enqueue_for_task(session, task.id, public_url=None, now=now)
+            failed = await tasks_repo.fail_task(
+                session, task.id, error="x", error_status=500, now=now
+            )
+            assert failed is not None
+            await enqueue_webhook(session, failed, public_url=None, now=now)
     await engine.dispose()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,16 @@ def settings_overrides() -> dict[str, Any]:
     return {}
 
 
+PrepareServices = Callable[[Services], None]
+
+
+@pytest.fixture
+def prepare_services() -> PrepareServices:
+    """Per-test changes to the collaborators before the app is built (e.g. a fake limiter or
+    engine); parametrize `prepare_services` with a function to use one."""
+    return lambda _services: None
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     """The service's clock (a test may parametrize `clock` with a SystemClock)."""
@@ -146,6 +156,7 @@ async def api(
     tmp_path: Path,
     language_checker: LanguageChecker,
     settings_overrides: dict[str, Any],
+    prepare_services: PrepareServices,
 ) -> AsyncIterator[Api]:
     """The real app on a loopback port, with a fake clock and a fresh database."""
     sock = bound_socket()
@@ -161,6 +172,7 @@ async def api(
     values.update(settings_overrides)
     settings = Settings(**values)
     services = build_services(settings, clock=clock, language=language_checker)
+    prepare_services(services)
     engine = create_engine(database_url)
     await upgrade(engine)
     sessions = session_factory(engine)

@@ -195,8 +195,8 @@ def sweep() -> None:
 @app.command()
 def worker() -> None:
     """Deliver webhooks and sweep, without serving HTTP (run several on one database)."""
+    from imagine.background import run_worker
     from imagine.services import build_services
-    from imagine.webhooks.worker import run_worker
 
     settings = Settings()
     configure_logging(settings.log_level)

@@ -1,6 +1,13 @@
-"""Domain errors, each carrying its HTTP status, mapped to the contract's body in one place."""
+"""Domain errors: one shape (status, messages, optional task_id), rendered in one place.
+
+Whether a task was admitted is data, not a class: the pipeline stamps `task_id` on the error
+of an admitted task that failed, and the HTTP edge (imagine.http.errors) renders
+`{"errors": [{"msg": …}], "task_id": …}` for every `ImagineError` alike.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class ImagineError(Exception):
@@ -8,19 +15,33 @@ class ImagineError(Exception):
 
     status: int = 500
 
-    def __init__(self, *messages: str) -> None:
+    def __init__(
+        self, *messages: str, status: int | None = None, task_id: str | None = None
+    ) -> None:
         super().__init__("; ".join(messages))
         self.messages: list[str] = list(messages)
+        if status is not None:
+            self.status = status
+        self.task_id = task_id
 
-    def body(self) -> dict[str, object]:
-        """The contract's error body for this error."""
-        if not self.messages:
-            return {}
-        return {"errors": [{"msg": m} for m in self.messages]}
+    def body(self) -> dict[str, Any]:
+        """The contract's body: `{}` without messages, else `errors` (and `task_id`)."""
+        body: dict[str, Any] = {}
+        if self.messages:
+            body["errors"] = [{"msg": m} for m in self.messages]
+        if self.task_id is not None:
+            body["task_id"] = self.task_id
+        return body
 
 
 class ValidationFailed(ImagineError):
     """400: one message per problem, each naming the field."""
+
+    status = 400
+
+
+class ImageRejected(ImagineError):
+    """400: the input image could not be fetched, decoded or accepted."""
 
     status = 400
 
@@ -49,8 +70,32 @@ class NotFound(ImagineError):
     status = 404
 
 
+class Gone(ImagineError):
+    """410: the object expired and its bytes are deleted."""
+
+    status = 410
+
+
+class PayloadTooLarge(ImagineError):
+    """413: the request body passed the configured cap."""
+
+    status = 413
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"request body must be at most {max_bytes} bytes")
+
+
+class ContentPolicyViolation(ImagineError):
+    """422: the engine refused the request on content grounds; final, never retried."""
+
+    status = 422
+
+    def __init__(self) -> None:
+        super().__init__("Content policy violation")
+
+
 class RateLimited(ImagineError):
-    """429: the account's concurrency limit is full."""
+    """429: a concurrency limit is full."""
 
     status = 429
 
@@ -58,47 +103,37 @@ class RateLimited(ImagineError):
         super().__init__("Rate limit exceeded")
 
 
-class TaskFailed(ImagineError):
-    """An admitted task that failed; the response carries its task_id."""
+class InternalError(ImagineError):
+    """500 with body `{}` (plus the task_id when the task was admitted): a bug."""
+
+    status = 500
+
+    def __init__(self, task_id: str | None = None) -> None:
+        super().__init__(task_id=task_id)
+
+
+class UpstreamFailed(ImagineError):
+    """502: the engine's upstream failed."""
 
     status = 502
 
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        if status is not None:
-            self.status = status
-
-
-class ImageRejected(TaskFailed):
-    """The input image could not be fetched, decoded or accepted (400)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, 400)
-
-
-class ContentPolicyViolation(TaskFailed):
-    """The engine refused the request on content grounds (422); final, never retried."""
-
-    def __init__(self) -> None:
-        super().__init__("Content policy violation", 422)
-
-
-class UpstreamFailed(TaskFailed):
-    """The engine's upstream failed (502)."""
-
     def __init__(self, message: str = "Upstream engine failed") -> None:
-        super().__init__(message, 502)
+        super().__init__(message)
 
 
-class UpstreamUnavailable(TaskFailed):
-    """No engine can serve the model right now (503)."""
+class UpstreamUnavailable(ImagineError):
+    """503: no engine can serve the model right now."""
+
+    status = 503
 
     def __init__(self, message: str = "Model temporarily unavailable") -> None:
-        super().__init__(message, 503)
+        super().__init__(message)
 
 
-class UpstreamTimeout(TaskFailed):
-    """The engine did not finish before the deadline (504)."""
+class UpstreamTimeout(ImagineError):
+    """504: the engine did not finish before the deadline."""
+
+    status = 504
 
     def __init__(self, message: str = "Upstream engine timed out") -> None:
-        super().__init__(message, 504)
+        super().__init__(message)

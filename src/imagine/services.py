@@ -1,10 +1,15 @@
-"""The process's collaborators, built from settings and held by the app (no globals)."""
+"""The composition root: the process's collaborators, built from settings (no globals).
+
+Only app.py, cli.py and background.py import this module; everything else is handed exactly
+the collaborators it uses by `build_pipeline` and `build_deliverer`.
+"""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
 
+import anyio
 import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,11 +26,14 @@ from imagine.engines.registry import ModelRoute, build_routes
 from imagine.fetch.client import build_outbound_client
 from imagine.fetch.images import ImageFetcher
 from imagine.fetch.policy import AddressPolicy
+from imagine.images import decode_concurrency
 from imagine.language import LanguageChecker
 from imagine.metrics import Metrics
 from imagine.settings import Settings
 from imagine.storage.object_store import ObjectStoreBackend
 from imagine.storage.store import LocalDirStore, Store
+from imagine.tasks.pipeline import EditLimits, EditPipeline
+from imagine.webhooks.delivery import Deliverer, DeliveryPolicy
 from imagine.webhooks.schedule import RandomSource
 from imagine.webhooks.signal import OutboxSignal
 
@@ -47,7 +55,10 @@ class Services:
     language: LanguageChecker
     metrics: Metrics = field(default_factory=Metrics)
     redis: Redis | None = None
-    extras: dict[str, object] = field(default_factory=dict)
+    # One bound per app on concurrent image decodes: one slot per core.
+    decode_slots: anyio.CapacityLimiter = field(
+        default_factory=lambda: anyio.CapacityLimiter(decode_concurrency())
+    )
     outbox_signal: OutboxSignal = field(default_factory=OutboxSignal)
     rng: RandomSource = field(default_factory=random.Random)  # webhook retry jitter
 
@@ -57,6 +68,54 @@ class Services:
         await self.db.dispose()
         if self.redis is not None:
             await self.redis.aclose()
+
+
+def build_pipeline(services: Services) -> EditPipeline:
+    """The /imagine pipeline, with exactly the collaborators it uses."""
+    settings = services.settings
+    return EditPipeline(
+        sessions=services.sessions,
+        clock=services.clock,
+        store=services.store,
+        catalog=services.catalog,
+        engines={
+            model_id: route.engine
+            for model_id, route in services.routes.items()
+            if route.engine is not None and route.available
+        },
+        fetcher=services.fetcher,
+        limiter=services.limiter,
+        language=services.language,
+        decode_slots=services.decode_slots,
+        metrics=services.metrics,
+        outbox=services.outbox_signal,
+        limits=EditLimits(
+            max_prompt_chars=settings.max_prompt_chars,
+            # A data URI carries the image base64-encoded (4/3) plus its header.
+            max_data_uri_chars=settings.fetch_max_bytes * 4 // 3 + 1024,
+            max_image_pixels=settings.max_image_pixels,
+            output_ttl=settings.output_ttl,
+            reject_non_english=settings.non_english == "reject",
+        ),
+        public_url=settings.resolved_public_url(),
+    )
+
+
+def build_deliverer(services: Services) -> Deliverer:
+    """The webhook delivery loop, with exactly the collaborators it uses."""
+    settings = services.settings
+    return Deliverer(
+        sessions=services.sessions,
+        http=services.http,
+        clock=services.clock,
+        rng=services.rng,
+        signal=services.outbox_signal,
+        policy=DeliveryPolicy(
+            timeout=settings.webhook_timeout,
+            poll_interval=settings.webhook_poll_interval,
+            retry_schedule=tuple(settings.webhook_retry_schedule),
+        ),
+    )
 
 
 def build_store(settings: Settings) -> Store:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import select
 
 from imagine.accounts import repository as accounts_repo
 from imagine.db.schema import Account, LedgerEntry
+from imagine.services import Services
 from tests.conftest import Api
 from tests.support import ImageHost, image_bytes
 
@@ -22,10 +24,14 @@ class NoLimit:
         return None
 
 
+def _no_limit(services: Services) -> None:
+    services.limiter = NoLimit()
+
+
+@pytest.mark.parametrize("prepare_services", [_no_limit])
 async def test_fifty_concurrent_requests_against_eighty_credits(
     api: Api, image_host: ImageHost
 ) -> None:
-    api.services.limiter = NoLimit()
     key = await api.account(credits=80, plan="growth")
     url = image_host.add("/small.png", image_bytes((64, 64), "PNG"))
     headers = {"Authorization": key}
@@ -69,10 +75,10 @@ async def test_fifty_concurrent_requests_against_eighty_credits(
     assert kinds.count("release") == 0
 
 
+@pytest.mark.parametrize("prepare_services", [_no_limit])
 async def test_failures_release_and_ledger_stays_consistent(
     api: Api, image_host: ImageHost
 ) -> None:
-    api.services.limiter = NoLimit()
     key = await api.account(credits=40, plan="growth")
     good = image_host.add("/ok.png", image_bytes((64, 64), "PNG"))
     bad = image_host.add("/bad.png", b"not an image")

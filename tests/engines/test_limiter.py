@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from imagine.engines.limiter import Limiter, hold_all
-from imagine.errors import RateLimited, TaskFailed
+from imagine.errors import ImagineError, RateLimited
 
 
 async def test_never_more_than_capacity() -> None:
@@ -64,7 +64,7 @@ async def test_bounded_wait_raises_rate_limited_and_leaves_the_queue() -> None:
         await limiter.acquire(0.02)
     assert caught.value.status == 429 and caught.value.body() == {
         "errors": [{"msg": "Rate limit exceeded"}]}
-    assert isinstance(caught.value, TaskFailed)  # an admitted task fails cleanly
+    assert isinstance(caught.value, ImagineError)  # an admitted task fails cleanly
     assert limiter.waiting == 0
     limiter.release()
     assert limiter.in_flight == 0

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from imagine.storage.sweeper import sweep_expired
-from imagine.tasks.pipeline import recover_orphans
+from imagine.tasks.settle import recover_orphans
 from tests.conftest import Api
 from tests.support import ImageHost, image_bytes
 

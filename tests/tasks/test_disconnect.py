@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
+from imagine.services import Services
 from tests.conftest import Api
 from tests.support import ImageHost, image_bytes
 
@@ -64,10 +66,14 @@ class FlakyRelease:
         raise ConnectionError("redis is gone")
 
 
+def _flaky_release(services: Services) -> None:
+    services.limiter = FlakyRelease()
+
+
+@pytest.mark.parametrize("prepare_services", [_flaky_release])
 async def test_a_failing_slot_release_does_not_turn_success_into_500(
     api: Api, image_host: ImageHost
 ) -> None:
-    api.services.limiter = FlakyRelease()
     key = await api.account(credits=16)
     url = image_host.add("/x.jpg", image_bytes())
     r = await api.imagine(key, prompt="blur", image_url=url)

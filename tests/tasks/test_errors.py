@@ -196,8 +196,8 @@ async def test_decode_failure_is_refunded(api: Api, image_host: ImageHost) -> No
     assert account["total_images"] == 0
 
 
+@pytest.mark.parametrize("settings_overrides", [{"fetch_max_bytes": 10_000}])
 async def test_oversized_download_is_refused(api: Api, image_host: ImageHost) -> None:
-    api.services.fetcher._max_bytes = 10_000
     key = await api.account()
     url = image_host.add("/big.jpg", image_bytes((2000, 2000), quality=100))
     r = await api.imagine(key, prompt="blur", image_url=url)
@@ -286,7 +286,7 @@ async def test_keyless_requests_get_401_before_their_body_is_read(api: Api) -> N
 
 
 async def test_the_gate_never_reads_a_keyless_body() -> None:
-    from imagine.auth_gate import AuthGateMiddleware
+    from imagine.http.auth import AuthGateMiddleware
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         raise AssertionError("the app must not run")

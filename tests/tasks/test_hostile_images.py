@@ -49,7 +49,7 @@ async def test_hostile_images_through_http(api: Api, image_host: ImageHost) -> N
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     assert grown_mb < 400, f"peak RSS grew by {grown_mb:.0f} MB"
     # Decodes share one limiter per app: at most one per core holds a big image at once.
-    slots = api.services.extras["decode_slots"]
+    slots = api.services.decode_slots
     assert isinstance(slots, anyio.CapacityLimiter)
     assert slots.total_tokens == images.decode_concurrency()
     assert slots.borrowed_tokens == 0

@@ -12,6 +12,7 @@ from PIL import Image
 
 from imagine.clock import SystemClock
 from imagine.engines.base import EditOptions, EditResult
+from imagine.services import Services
 from tests.conftest import Api
 from tests.engines.fake_bfl import bfl_app
 from tests.engines.fakes import SECRET, Answer, FakeServer
@@ -132,8 +133,12 @@ class CrashingEngine:
         raise RuntimeError("boom")
 
 
+def _crashing(services: Services) -> None:
+    services.routes["flux-kontext-max"].engine = CrashingEngine()
+
+
+@pytest.mark.parametrize("prepare_services", [_crashing])
 async def test_engine_bug_is_500_with_task_id(api: Api, image_host: ImageHost) -> None:
-    api.services.routes["flux-kontext-max"].engine = CrashingEngine()
     key = await api.account(credits=100)
     url = image_host.add("/in.jpg", image_bytes())
     r = await api.imagine(key, prompt="blur", image_url=url)

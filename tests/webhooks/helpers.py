@@ -18,7 +18,7 @@ from imagine.db.migrate import upgrade
 from imagine.db.schema import WebhookAttempt, WebhookDelivery
 from imagine.tasks import repository as tasks_repo
 from imagine.tasks.repository import NewTask
-from imagine.webhooks import repository as repo
+from imagine.tasks.settle import enqueue_webhook
 from imagine.webhooks.signing import sign
 from tests.conftest import Api
 from tests.webhooks.receiver import Received
@@ -104,12 +104,11 @@ async def queue_failed_task_events(database_url: str, hook: str, count: int) -> 
                 new = NewTask(account_id, "flux-kontext-pro", f"p{n}", "1:1", "png", None, hook,
                               None, 0)
                 task = await tasks_repo.insert_task(session, new, now=clock.now())
-                await tasks_repo.fail_task(
+                failed = await tasks_repo.fail_task(
                     session, task.id, error="x", error_status=500, now=clock.now()
                 )
-                delivery = await repo.enqueue_for_task(
-                    session, task.id, public_url=None, now=clock.now()
-                )
+                assert failed is not None
+                delivery = await enqueue_webhook(session, failed, public_url=None, now=clock.now())
                 assert delivery is not None
                 ids.append(delivery.id)
         return ids

@@ -12,6 +12,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from imagine import admin
+from imagine.services import Services
 from imagine.webhooks import admin as webhooks_admin
 from tests.conftest import Api
 from tests.support import ImageHost, image_bytes
@@ -107,10 +108,14 @@ async def test_no_secret_no_secret_header_and_no_url_no_delivery(
     assert len(await deliveries(api.sessions)) == 1
 
 
+def _no_jitter(services: Services) -> None:
+    services.rng = Fixed(0.5)  # no jitter: waits are exactly 5 s, then 5 min
+
+
+@pytest.mark.parametrize("prepare_services", [_no_jitter])
 async def test_failing_receiver_gets_each_retry_once_on_schedule(
     api: Api, image_host: ImageHost, receiver: Receiver
 ) -> None:
-    api.services.rng = Fixed(0.5)  # no jitter: waits are exactly 5 s, then 5 min
     receiver.script = [Answer(500, b"boom"), Answer(503, b"busy"), Answer(200)]
     key = await api.account("hook@example.com")
     secret = (await admin.show_account(api.sessions, email="hook@example.com")).signing_secret

@@ -15,8 +15,8 @@ from imagine import admin
 from imagine.accounts import repository as accounts_repo
 from imagine.db.engine import create_engine, session_factory
 from imagine.tasks import repository as tasks_repo
-from imagine.tasks.pipeline import recover_orphans
 from imagine.tasks.repository import NewTask
+from imagine.tasks.settle import enqueue_webhook, recover_orphans
 from imagine.webhooks import repository as repo
 from imagine.webhooks.repository import AttemptRecord
 from tests.conftest import Api
@@ -74,10 +74,11 @@ async def test_the_outbox_row_shares_the_task_transaction(api: Api) -> None:
     task_id = await _running_task(api, "o@example.com", "http://127.0.0.1:9/hook")
     with pytest.raises(RuntimeError):
         async with api.sessions.begin() as session:
-            assert await tasks_repo.fail_task(
+            task = await tasks_repo.fail_task(
                 session, task_id, error="x", error_status=500, now=api.clock.now()
             )
-            await repo.enqueue_for_task(session, task_id, public_url=None, now=api.clock.now())
+            assert task is not None
+            await enqueue_webhook(session, task, public_url=None, now=api.clock.now())
             raise RuntimeError("crash before commit")
     assert await deliveries(api.sessions) == []
     async with api.sessions() as session:
@@ -92,12 +93,11 @@ async def test_claims_are_exclusive_leased_and_fenced(api: Api, database_url: st
     for _ in range(30):
         task_id = await _running_task(api, "o@example.com", "http://127.0.0.1:9/hook")
         async with api.sessions.begin() as session:
-            await tasks_repo.fail_task(
+            task = await tasks_repo.fail_task(
                 session, task_id, error="x", error_status=500, now=api.clock.now()
             )
-            delivery = await repo.enqueue_for_task(
-                session, task_id, public_url=None, now=api.clock.now()
-            )
+            assert task is not None
+            delivery = await enqueue_webhook(session, task, public_url=None, now=api.clock.now())
             assert delivery is not None
             ids.append(delivery.id)
     now = api.clock.now()

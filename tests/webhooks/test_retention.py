@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from imagine.app import purge_webhook_history
+from imagine.background import purge_webhook_history
 from tests.conftest import Api
 from tests.support import ImageHost, image_bytes
 from tests.webhooks.helpers import attempts, deliveries, eventually

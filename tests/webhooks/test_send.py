@@ -75,7 +75,8 @@ async def test_an_unexpected_transport_error_is_recorded_not_raised() -> None:
 
 async def test_a_refused_destination_is_final_and_never_dialled() -> None:
     """The real guarded client refuses 127.0.0.2 (not allowed) before any connection."""
-    from imagine.clock import FakeClock
+    import random
+
     from imagine.fetch.client import build_outbound_client
     from imagine.settings import Settings
     from imagine.webhooks import repository as repo
@@ -90,11 +91,8 @@ async def test_a_refused_destination_is_final_and_never_dialled() -> None:
     assert outcome.status_code is None
     assert outcome.error is not None and "IMAGINE_FETCH_ALLOW" in outcome.error
 
-    class _Services:
-        def __init__(self) -> None:
-            self.settings = settings
-            self.clock = FakeClock()
-
-    record = decide(_Services(), claim, outcome, NOW, NOW)  # type: ignore[arg-type]
+    record = decide(
+        claim, outcome, NOW, NOW, schedule=settings.webhook_retry_schedule, rng=random.Random(0)
+    )
     assert record.new_status == repo.FAILED
     assert record.next_attempt_at is None

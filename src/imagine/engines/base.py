@@ -32,7 +32,7 @@ class EditResult:
 class Engine(Protocol):
     """Edits an already prepared RGB image (sized for the aspect ratio) per an instruction.
 
-    Raises imagine.errors.TaskFailed subclasses (ContentPolicyViolation, UpstreamFailed,
+    Raises imagine.errors.ImagineError subclasses (ContentPolicyViolation, UpstreamFailed,
     UpstreamUnavailable, UpstreamTimeout) for failures the client should see.
     """
 

@@ -86,7 +86,7 @@ class HostedEngine(ABC):
 
     @abstractmethod
     async def run(self, body: dict[str, Any], options: EditOptions, deadline: Deadline) -> str:
-        """Submit and wait; return the result URL or raise a mapped TaskFailed."""
+        """Submit and wait; return the result URL or raise a mapped ImagineError."""
 
     async def poll(
         self,

@@ -8,20 +8,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from imagine.errors import ImagineError, RateLimited, TaskFailed
+from imagine.errors import RateLimited
 
 
-class UpstreamQueueFull(TaskFailed, RateLimited):
+class UpstreamQueueFull(RateLimited):
     """429 after admission: the provider's in-flight cap stayed full for the bounded wait.
 
-    Both a RateLimited (429, "Rate limit exceeded") and a TaskFailed, so the service fails
-    the admitted task, releases its credits and answers 429 with the task_id.
+    Like any domain error after admission, the pipeline fails the task, releases its
+    credits and answers 429 with the task_id.
     """
-
-    status = 429
-
-    def __init__(self) -> None:
-        ImagineError.__init__(self, "Rate limit exceeded")
 
 
 class Limiter:

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from imagine import api_responses
-from imagine.api_deps import ServicesDep
-from imagine.errors import ImagineError, NotFound
+from imagine.errors import Gone, NotFound
+from imagine.http import openapi
+from imagine.http.deps import ClockDep, SessionsDep, StoreDep
 from imagine.storage import repository
 from imagine.storage.store import valid_object_name
 
 router = APIRouter(tags=["files"])
-
-
-class Gone(ImagineError):
-    """410: the output expired and its bytes are deleted."""
-
-    status = 410
 
 
 @router.get(
@@ -24,21 +18,23 @@ class Gone(ImagineError):
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "The image"},
-        **api_responses.FILES,
+        **openapi.FILES,
     },
 )
-async def get_file(name: str, services: ServicesDep) -> Response:
+async def get_file(
+    name: str, sessions: SessionsDep, clock: ClockDep, store: StoreDep
+) -> Response:
     """Serve a stored output until it expires."""
     if not valid_object_name(name):
         raise NotFound("File not found")
-    async with services.sessions() as session:
+    async with sessions() as session:
         output = await repository.get_output(session, name)
     if output is None:
         raise NotFound("File not found")
-    now = services.clock.now()
+    now = clock.now()
     if output.expires_at <= now or output.deleted_at is not None:
         raise Gone("File expired")
-    data = await services.store.get(name)
+    data = await store.get(name)
     if data is None:
         raise Gone("File expired")
     max_age = max(0, int((output.expires_at - now).total_seconds()))

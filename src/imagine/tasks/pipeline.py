@@ -1,12 +1,15 @@
-"""The /imagine pipeline: admit (reserve) → fetch → prepare → edit → store → commit.
+"""The /imagine pipeline: validate → admit (reserve) → fetch → prepare → edit → store → commit.
 
-Any failure after admission fails the task and releases its reservation, also when the
-request is cancelled half-way (client gone, shutdown).
+`EditPipeline` is built by the composition root with exactly the collaborators it uses, so
+tests build one with fakes directly. Any failure after admission fails the task and releases
+its reservation, also when the request is cancelled half-way (client gone, shutdown); the
+error raised then carries the task's id.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,26 +21,33 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine import images
 from imagine.accounts import repository as accounts_repo
+from imagine.accounts.concurrency import InFlightLimiter
 from imagine.accounts.plans import concurrency_limit
-from imagine.catalog import ASPECT_SIZES
+from imagine.catalog import ASPECT_SIZES, Model
 from imagine.clock import Clock
 from imagine.db.schema import Account
 from imagine.engines.base import EditOptions, EditResult, Engine
 from imagine.errors import (
+    ImagineError,
     InsufficientCredits,
+    InternalError,
     RateLimited,
-    TaskFailed,
+    UpstreamTimeout,
     UpstreamUnavailable,
     ValidationFailed,
 )
-from imagine.services import Services
+from imagine.fetch.images import ImageFetcher
+from imagine.language import LanguageChecker
+from imagine.metrics import Metrics
 from imagine.storage import repository as storage_repo
-from imagine.storage.store import new_object_name
+from imagine.storage.store import Store, new_object_name
 from imagine.tasks import repository as tasks_repo
 from imagine.tasks.repository import NewTask
-from imagine.tasks.validation import EditRequest
+from imagine.tasks.schemas import ImagineRequest
+from imagine.tasks.settle import enqueue_webhook, fail_and_refund
+from imagine.tasks.validation import EditRequest, validate_imagine
 from imagine.tasks.views import output_url
-from imagine.webhooks import repository as webhooks_repo
+from imagine.webhooks.signal import OutboxSignal
 
 log = structlog.get_logger(__name__)
 
@@ -54,47 +64,98 @@ class Finished:
     warnings: list[str]
 
 
-class AdmittedTaskFailed(Exception):
-    """A task that was admitted and then failed: the error plus the task's id."""
+@dataclass(frozen=True)
+class EditLimits:
+    """The request and image limits the pipeline applies (from settings)."""
 
-    def __init__(self, task_id: str, error: TaskFailed) -> None:
-        super().__init__(str(error))
-        self.task_id = task_id
-        self.error = error
-
-
-class AdmittedTaskCrashed(Exception):
-    """A bug after admission; the task was failed and its credits released."""
-
-    def __init__(self, task_id: str) -> None:
-        super().__init__(task_id)
-        self.task_id = task_id
+    max_prompt_chars: int
+    max_data_uri_chars: int
+    max_image_pixels: int
+    output_ttl: timedelta
+    reject_non_english: bool
 
 
-def language_warnings(services: Services, prompt: str) -> list[str]:
-    """Warn about (or, when configured, reject) a prompt that is clearly not English."""
-    lang = services.language.non_english_language(prompt)
-    if lang is None:
-        return []
-    if services.settings.non_english == "reject":
-        raise ValidationFailed(f"prompt must be in English (detected language: {lang})")
-    return [f"prompt does not look like English (detected: {lang}); results may be poor"]
+class EditPipeline:
+    """Runs one edit from a request body to a stored, charged output."""
 
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        store: Store,
+        catalog: Mapping[str, Model],
+        engines: Mapping[str, Engine],
+        fetcher: ImageFetcher,
+        limiter: InFlightLimiter,
+        language: LanguageChecker,
+        decode_slots: anyio.CapacityLimiter,
+        metrics: Metrics,
+        outbox: OutboxSignal,
+        limits: EditLimits,
+        public_url: str,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.store = store
+        self.catalog = catalog
+        self.engines = engines
+        self.fetcher = fetcher
+        self.limiter = limiter
+        self.language = language
+        # One bound per app on concurrent decodes (each may hold max_image_pixels in memory).
+        self.decode_slots = decode_slots
+        self.metrics = metrics
+        self.outbox = outbox
+        self.limits = limits
+        self.public_url = public_url
 
-async def run_edit(services: Services, account: Account, req: EditRequest) -> Finished:
-    """Run one edit for `account`; raises domain errors before admission, Admitted* after."""
-    warnings = language_warnings(services, req.prompt)
-    route = services.routes[req.model.id]
-    if route.engine is None or not route.available:
-        raise UpstreamUnavailable(f"model {req.model.id} is not available on this server")
-    metrics = services.metrics
-    slot = await services.limiter.acquire(account.id, concurrency_limit(account.plan))
-    if slot is None:
-        metrics.tasks.labels(req.model.id, "429").inc()
-        raise RateLimited()
-    try:
+    def validate(self, body: ImagineRequest) -> EditRequest:
+        """Check the body against every rule (400 listing all problems)."""
+        return validate_imagine(
+            body,
+            dict(self.catalog),
+            max_prompt_chars=self.limits.max_prompt_chars,
+            max_data_uri=self.limits.max_data_uri_chars,
+            policy=self.fetcher.policy,
+        )
+
+    def language_warnings(self, prompt: str) -> list[str]:
+        """Warn about (or, when configured, reject) a prompt that is clearly not English."""
+        lang = self.language.non_english_language(prompt)
+        if lang is None:
+            return []
+        if self.limits.reject_non_english:
+            raise ValidationFailed(f"prompt must be in English (detected language: {lang})")
+        return [f"prompt does not look like English (detected: {lang}); results may be poor"]
+
+    async def run(self, account: Account, req: EditRequest) -> Finished:
+        """Run one edit for `account`; an error after admission carries the task_id."""
+        warnings = self.language_warnings(req.prompt)
+        engine = self.engines.get(req.model.id)
+        if engine is None:
+            raise UpstreamUnavailable(f"model {req.model.id} is not available on this server")
+        slot = await self.limiter.acquire(account.id, concurrency_limit(account.plan))
+        if slot is None:
+            self.metrics.tasks.labels(req.model.id, "429").inc()
+            raise RateLimited()
         try:
-            task_id = await _admit(services, account, req)
+            return await self._admitted(account, req, engine, warnings)
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self.limiter.release(account.id, slot)
+                except Exception:
+                    # Never let bookkeeping turn a charged success (or a failure and its
+                    # task_id) into a 500.
+                    log.exception("could not release the in-flight slot", account=account.id)
+
+    async def _admitted(
+        self, account: Account, req: EditRequest, engine: Engine, warnings: list[str]
+    ) -> Finished:
+        metrics = self.metrics
+        try:
+            task_id = await self._admit(account, req)
         except InsufficientCredits:
             metrics.tasks.labels(req.model.id, "402").inc()
             raise
@@ -103,148 +164,140 @@ async def run_edit(services: Services, account: Account, req: EditRequest) -> Fi
         outcome = "failed"
         metrics.in_flight.inc()
         try:
-            finished = await _process(services, task_id, req, route.engine, warnings)
+            finished = await self._process(account.id, task_id, req, engine, warnings)
             outcome = "finished"
-        except TaskFailed as exc:
+            return finished
+        except ImagineError as exc:
             with anyio.CancelScope(shield=True):
-                await _fail(
-                    services, account.id, task_id, req.model.price, exc.messages[0], exc.status
-                )
-            raise AdmittedTaskFailed(task_id, exc) from exc
+                await self._fail(account.id, task_id, req.model.price, exc.messages[0], exc.status)
+            exc.task_id = task_id
+            raise
         except BaseException as exc:
             crashed = isinstance(exc, Exception)
             # Not an Exception: cancelled (the client left without a webhook, or shutdown).
             error, status = ("Internal error", 500) if crashed else (CANCELLED, 499)
             with anyio.CancelScope(shield=True):
-                await _fail(services, account.id, task_id, req.model.price, error, status)
+                await self._fail(account.id, task_id, req.model.price, error, status)
             if crashed:
                 log.exception("task crashed", task_id=task_id)
-                raise AdmittedTaskCrashed(task_id) from exc
+                raise InternalError(task_id) from exc
             raise
         finally:
             metrics.in_flight.dec()
             metrics.tasks.labels(req.model.id, outcome).inc()
             metrics.duration.labels(req.model.id, outcome).observe(time.perf_counter() - started)
-        return finished
-    finally:
-        with anyio.CancelScope(shield=True):
-            try:
-                await services.limiter.release(account.id, slot)
-            except Exception:
-                # Never let bookkeeping turn a charged success (or a failure and its task_id)
-                # into a 500.
-                log.exception("could not release the in-flight slot", account=account.id)
 
+    async def _admit(self, account: Account, req: EditRequest) -> str:
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            task = await tasks_repo.insert_task(
+                session,
+                NewTask(
+                    account_id=account.id,
+                    model=req.model.id,
+                    prompt=req.prompt,
+                    aspect_ratio=req.aspect_ratio,
+                    output_format=req.output_format,
+                    seed=req.seed,
+                    webhook_url=req.webhook_url,
+                    webhook_secret=req.webhook_secret,
+                    credits=req.model.price,
+                ),
+                now=now,
+            )
+            reserved = await accounts_repo.reserve(
+                session, account.id, req.model.price, task_id=task.id, now=now
+            )
+            if not reserved:
+                # Leaving the block with an error rolls the task row back too.
+                raise InsufficientCredits()
+            return task.id
 
-async def _admit(services: Services, account: Account, req: EditRequest) -> str:
-    now = services.clock.now()
-    async with services.sessions.begin() as session:
-        task = await tasks_repo.insert_task(
-            session,
-            NewTask(
-                account_id=account.id,
-                model=req.model.id,
-                prompt=req.prompt,
-                aspect_ratio=req.aspect_ratio,
-                output_format=req.output_format,
-                seed=req.seed,
-                webhook_url=req.webhook_url,
-                webhook_secret=req.webhook_secret,
-                credits=req.model.price,
-            ),
-            now=now,
+    async def _process(
+        self, account_id: str, task_id: str, req: EditRequest, engine: Engine, warnings: list[str]
+    ) -> Finished:
+        width, height = ASPECT_SIZES[req.aspect_ratio]
+        data = await self.fetcher.fetch(req.image_url)
+        prepared = await anyio.to_thread.run_sync(
+            _prepare,
+            data,
+            self.limits.max_image_pixels,
+            width,
+            height,
+            limiter=self.decode_slots,
         )
-        reserved = await accounts_repo.reserve(
-            session, account.id, req.model.price, task_id=task.id, now=now
+        del data
+        options = EditOptions(
+            model=req.model.id,
+            aspect_ratio=req.aspect_ratio,
+            width=width,
+            height=height,
+            seed=req.seed,
+            output_format=req.output_format,
         )
-        if not reserved:
-            # Leaving the block with an error rolls the task row back too.
-            raise InsufficientCredits()
-        return task.id
-
-
-async def _process(
-    services: Services, task_id: str, req: EditRequest, engine: Engine, warnings: list[str]
-) -> Finished:
-    settings = services.settings
-    width, height = ASPECT_SIZES[req.aspect_ratio]
-    data = await services.fetcher.fetch(req.image_url)
-    prepared = await anyio.to_thread.run_sync(
-        _prepare,
-        data,
-        settings.max_image_pixels,
-        width,
-        height,
-        limiter=_decode_slots(services),
-    )
-    del data
-    options = EditOptions(
-        model=req.model.id,
-        aspect_ratio=req.aspect_ratio,
-        width=width,
-        height=height,
-        seed=req.seed,
-        output_format=req.output_format,
-    )
-    result: EditResult = await engine.edit(prepared, req.prompt, options)
-    encoded = await anyio.to_thread.run_sync(
-        _finish_image, result.image, width, height, req.output_format
-    )
-    name = new_object_name("png" if req.output_format == "png" else "jpg")
-    await services.store.put(name, encoded)
-    try:
+        result: EditResult = await engine.edit(prepared, req.prompt, options)
+        del prepared
+        encoded = await anyio.to_thread.run_sync(
+            _finish_image, result.image, width, height, req.output_format
+        )
+        name = new_object_name("png" if req.output_format == "png" else "jpg")
+        await self.store.put(name, encoded)
         all_warnings = warnings + result.warnings
-        now = services.clock.now()
-        async with services.sessions.begin() as session:
+        try:
+            await self._finish(account_id, task_id, req, name, len(encoded), all_warnings, result)
+        except BaseException:
+            # No output row was committed: do not leave the bytes behind for nobody to sweep.
+            with anyio.CancelScope(shield=True):
+                await self.store.delete(name)
+            raise
+        if req.webhook_url:
+            self.outbox.notify()
+        return Finished(
+            task_id=task_id,
+            image_url=output_url(self.public_url, name),
+            credits_used=req.model.price,
+            warnings=all_warnings,
+        )
+
+    async def _finish(
+        self,
+        account_id: str,
+        task_id: str,
+        req: EditRequest,
+        name: str,
+        size: int,
+        warnings: list[str],
+        result: EditResult,
+    ) -> None:
+        """Output row, task finished, charge committed, webhook queued: one transaction."""
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
             await storage_repo.add_output(
                 session,
                 name=name,
                 task_id=task_id,
                 content_type=images.CONTENT_TYPES[req.output_format],
-                size=len(encoded),
+                size=size,
                 now=now,
-                expires_at=now + settings.output_ttl,
+                expires_at=now + self.limits.output_ttl,
             )
-            task = await tasks_repo.get_task(session, task_id)
-            if task is None or not await tasks_repo.finish_task(
-                session,
-                task_id,
-                output_name=name,
-                warnings=all_warnings,
-                engine=result.engine,
-                now=now,
-            ):
-                # Failed meanwhile (e.g. by the orphan sweeper): its credits were already released.
-                raise TaskFailed("Task expired before it finished", 504)
+            task = await tasks_repo.finish_task(
+                session, task_id, output_name=name, warnings=warnings, engine=result.engine, now=now
+            )
+            if task is None:
+                # Failed meanwhile (e.g. by the orphan sweeper): its credits were released.
+                raise UpstreamTimeout("Task expired before it finished")
             await accounts_repo.commit_charge(
-                session, task.account_id, req.model.price, task_id=task_id, now=now
+                session, account_id, req.model.price, task_id=task_id, now=now
             )
             # Outbox: the webhook is due exactly when this transaction commits, never lost.
-            await webhooks_repo.enqueue_for_task(
-                session, task_id, public_url=settings.resolved_public_url(), now=now
-            )
-    except BaseException:
-        # No output row was committed: do not leave the bytes behind for nobody to sweep.
-        with anyio.CancelScope(shield=True):
-            await services.store.delete(name)
-        raise
-    if req.webhook_url:
-        services.outbox_signal.notify()
-    return Finished(
-        task_id=task_id,
-        image_url=output_url(settings.resolved_public_url(), name),
-        credits_used=req.model.price,
-        warnings=all_warnings,
-    )
+            await enqueue_webhook(session, task, public_url=self.public_url, now=now)
 
-
-def _decode_slots(services: Services) -> anyio.CapacityLimiter:
-    """One bound per app on concurrent decodes (each may hold max_image_pixels in memory)."""
-    slots = services.extras.get("decode_slots")
-    if not isinstance(slots, anyio.CapacityLimiter):
-        slots = anyio.CapacityLimiter(images.decode_concurrency())
-        services.extras["decode_slots"] = slots
-    return slots
+    async def _fail(
+        self, account_id: str, task_id: str, price: int, error: str, status: int
+    ) -> None:
+        await fail_and_refund(self.sessions, self.clock, account_id, task_id, price, error, status)
+        self.outbox.notify()
 
 
 def _prepare(data: bytes, max_pixels: int, width: int, height: int) -> Image.Image:
@@ -256,50 +309,3 @@ def _finish_image(img: Image.Image, width: int, height: int, fmt: str) -> bytes:
     if img.size != (width, height):
         img = images.cover(img, width, height)
     return images.encode(img, "jpeg" if fmt == "jpeg" else "png")
-
-
-async def _fail(
-    services: Services, account_id: str, task_id: str, price: int, error: str, status: int
-) -> None:
-    await fail_and_refund(
-        services.sessions, services.clock, account_id, task_id, price, error, status
-    )
-    services.outbox_signal.notify()
-
-
-async def fail_and_refund(
-    sessions: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    account_id: str,
-    task_id: str,
-    price: int,
-    error: str,
-    status: int,
-) -> None:
-    """Fail a running task and release its reservation, in one transaction (idempotent)."""
-    now = clock.now()
-    async with sessions.begin() as session:
-        if await tasks_repo.fail_task(session, task_id, error=error, error_status=status, now=now):
-            await accounts_repo.release(session, account_id, price, task_id=task_id, now=now)
-            await webhooks_repo.enqueue_for_task(session, task_id, public_url=None, now=now)
-    log.info("task failed", task_id=task_id, error=error, status=status)
-
-
-async def recover_orphans(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, max_age: timedelta
-) -> int:
-    """Fail tasks left running past the reservation timeout (a crash) and refund them."""
-    cutoff = clock.now() - max_age
-    async with sessions() as session:
-        stale = await tasks_repo.stale_running_tasks(session, cutoff)
-    for task in stale:
-        await fail_and_refund(
-            sessions,
-            clock,
-            task.account_id,
-            task.id,
-            task.credits_reserved,
-            "Task interrupted",
-            500,
-        )
-    return len(stale)

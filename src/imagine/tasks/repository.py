@@ -87,42 +87,49 @@ async def finish_task(
     warnings: list[str],
     engine: str,
     now: datetime,
-) -> bool:
-    """Running → finished and the reservation → committed; False if it was not running."""
-    result = await session.execute(
-        update(Task)
-        .where(Task.id == task_id, Task.status.not_in(TERMINAL))
-        .values(
-            status="finished",
-            percentage=100,
-            charge_state="committed",
-            output_name=output_name,
-            warnings=json.dumps(warnings) if warnings else None,
-            engine=engine,
-            updated_at=now,
-            finished_at=now,
-        )
+) -> Task | None:
+    """Running → finished and the reservation → committed; the updated task, or None if it
+    was not running. One statement (UPDATE … RETURNING)."""
+    return await _transition(
+        session,
+        task_id,
+        status="finished",
+        percentage=100,
+        charge_state="committed",
+        output_name=output_name,
+        warnings=json.dumps(warnings) if warnings else None,
+        engine=engine,
+        updated_at=now,
+        finished_at=now,
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def fail_task(
     session: AsyncSession, task_id: str, *, error: str, error_status: int, now: datetime
-) -> bool:
-    """Running → failed and the reservation → released; False if it was not running."""
-    result = await session.execute(
+) -> Task | None:
+    """Running → failed and the reservation → released; the updated task, or None if it
+    was not running."""
+    return await _transition(
+        session,
+        task_id,
+        status="failed",
+        charge_state="released",
+        error=error,
+        error_status=error_status,
+        updated_at=now,
+        finished_at=now,
+    )
+
+
+async def _transition(session: AsyncSession, task_id: str, **values: object) -> Task | None:
+    result = await session.scalars(
         update(Task)
         .where(Task.id == task_id, Task.status.not_in(TERMINAL))
-        .values(
-            status="failed",
-            charge_state="released",
-            error=error,
-            error_status=error_status,
-            updated_at=now,
-            finished_at=now,
-        )
+        .values(**values)
+        .returning(Task),
+        execution_options={"populate_existing": True},
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return result.one_or_none()
 
 
 async def stale_running_tasks(

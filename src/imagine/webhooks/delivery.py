@@ -6,18 +6,21 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import anyio
 import httpx
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from imagine.clock import Clock
 from imagine.fetch.policy import DestinationRefused
-from imagine.services import Services
 from imagine.webhooks import repository as repo
 from imagine.webhooks.repository import AttemptRecord, Claim
-from imagine.webhooks.schedule import next_delay, parse_retry_after
+from imagine.webhooks.schedule import RandomSource, next_delay, parse_retry_after
+from imagine.webhooks.signal import OutboxSignal
 from imagine.webhooks.signing import signature_header
 
 log = structlog.get_logger(__name__)
@@ -108,7 +111,13 @@ async def send(
 
 
 def decide(
-    services: Services, claim: Claim, outcome: Outcome, started_at: datetime, now: datetime
+    claim: Claim,
+    outcome: Outcome,
+    started_at: datetime,
+    now: datetime,
+    *,
+    schedule: Sequence[float],
+    rng: RandomSource,
 ) -> AttemptRecord:
     """Delivered, retry later (when), or give up: the record of one attempt."""
     error = outcome.error
@@ -127,9 +136,7 @@ def decide(
         retry_after = None
         if outcome.status_code in (429, 503):
             retry_after = parse_retry_after(outcome.retry_after, now)
-        delay = next_delay(
-            claim.attempts + 1, services.settings.webhook_retry_schedule, services.rng, retry_after
-        )
+        delay = next_delay(claim.attempts + 1, schedule, rng, retry_after)
         if delay is None:
             status = repo.FAILED
         else:
@@ -150,40 +157,65 @@ def worker_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-class DeliveryWorker:
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How deliveries are sent and retried (from settings)."""
+
+    timeout: float
+    poll_interval: float
+    retry_schedule: Sequence[float]  # seconds after each failed attempt
+
+
+class Deliverer:
     """Claims due deliveries from the shared database and sends them, a few at a time."""
 
-    def __init__(self, services: Services, name: str | None = None) -> None:
-        self.services = services
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        http: httpx.AsyncClient,
+        clock: Clock,
+        rng: RandomSource,
+        signal: OutboxSignal,
+        policy: DeliveryPolicy,
+        name: str | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.http = http
+        self.clock = clock
+        self.rng = rng
+        self.signal = signal
+        self.policy = policy
         self.name = name or worker_name()
         self.in_flight = 0
         self._slot_freed = anyio.Event()
 
     async def claim(self, limit: int) -> list[Claim]:
         """Lease up to `limit` due deliveries."""
-        settings = self.services.settings
-        async with self.services.sessions.begin() as session:
+        async with self.sessions.begin() as session:
             return await repo.claim_due(
                 session,
-                now=self.services.clock.now(),
+                now=self.clock.now(),
                 limit=limit,
-                lease=timedelta(seconds=settings.webhook_timeout) + LEASE_MARGIN,
+                lease=timedelta(seconds=self.policy.timeout) + LEASE_MARGIN,
                 token=f"{self.name}:{secrets.token_hex(4)}",
             )
 
     async def deliver(self, claim: Claim) -> None:
         """One attempt of a claimed delivery, recorded whatever happens."""
-        clock = self.services.clock
+        clock = self.clock
         started_at = clock.now()
-        outcome = await send(
-            self.services.http,
+        outcome = await send(self.http, claim, now=started_at, deadline=self.policy.timeout)
+        record = decide(
             claim,
-            now=started_at,
-            deadline=self.services.settings.webhook_timeout,
+            outcome,
+            started_at,
+            clock.now(),
+            schedule=self.policy.retry_schedule,
+            rng=self.rng,
         )
-        record = decide(self.services, claim, outcome, started_at, clock.now())
         with anyio.CancelScope(shield=True):
-            async with self.services.sessions.begin() as session:
+            async with self.sessions.begin() as session:
                 kept = await repo.record_attempt(
                     session, claim, self.name, record, now=clock.now()
                 )
@@ -210,13 +242,13 @@ class DeliveryWorker:
 
     async def _wait_for_a_slot(self) -> None:
         self._slot_freed = anyio.Event()
-        with anyio.move_on_after(self.services.settings.webhook_poll_interval):
+        with anyio.move_on_after(self.policy.poll_interval):
             await self._slot_freed.wait()
 
     async def run(self) -> None:
         """Poll the outbox and send until cancelled, at most CONCURRENCY attempts at a time."""
         log.info("webhook delivery started", worker=self.name)
-        signal = self.services.outbox_signal
+        signal = self.signal
         async with anyio.create_task_group() as tg:
             while True:
                 signal.arm()
@@ -233,7 +265,7 @@ class DeliveryWorker:
                 if free > 0 and len(claims) < free:
                     # Nothing more is due now: poll again later, or sooner when a task of
                     # this process ends with a webhook.
-                    await signal.wait(self.services.settings.webhook_poll_interval)
+                    await signal.wait(self.policy.poll_interval)
                 else:
                     # Busy, and maybe more is due: claim again as soon as an attempt ends.
                     await self._wait_for_a_slot()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from imagine.db.schema import Account, Task, WebhookAttempt, WebhookDelivery
-from imagine.tasks.views import task_object
+from imagine.db.schema import Account, WebhookAttempt, WebhookDelivery
 from imagine.webhooks.signing import new_signing_secret
 
 PENDING = "pending"
@@ -25,11 +24,12 @@ class Claim:
     id: str
     task_id: str
     url: str
-    secret: str | None
+    # Secrets stay out of repr(), so a traceback or a log line never carries them.
+    secret: str | None = field(repr=False)
     payload: str
     attempts: int
     token: str
-    signing_secrets: list[str]
+    signing_secrets: list[str] = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -50,26 +50,23 @@ def new_delivery_id() -> str:
     return "msg_" + uuid.uuid4().hex
 
 
-async def enqueue_for_task(
-    session: AsyncSession, task_id: str, *, public_url: str | None, now: datetime
-) -> WebhookDelivery | None:
-    """Write the outbox row of an ended task that asked for a webhook (call in its transaction)."""
-    task = (
-        await session.execute(
-            select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
-        )
-    ).scalar_one()
-    if not task.webhook_url:
-        return None
-    if task.output_name and public_url is None:
-        raise ValueError("a finished task's payload needs the public URL")
-    payload = task_object(task, public_url or "").model_dump_json()
+async def enqueue(
+    session: AsyncSession,
+    *,
+    task_id: str,
+    account_id: str,
+    url: str,
+    secret: str | None,
+    payload: str,
+    now: datetime,
+) -> WebhookDelivery:
+    """Write one outbox row, due now (call in the transaction that ends the task)."""
     delivery = WebhookDelivery(
         id=new_delivery_id(),
-        task_id=task.id,
-        account_id=task.account_id,
-        url=task.webhook_url,
-        secret=task.webhook_secret,
+        task_id=task_id,
+        account_id=account_id,
+        url=url,
+        secret=secret,
         payload=payload,
         status=PENDING,
         attempts=0,

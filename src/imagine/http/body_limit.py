@@ -6,9 +6,15 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imagine.errors import PayloadTooLarge
+
 
 class BodyTooLarge(Exception):
     """Raised inside receive() when the streamed body passes the cap."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(max_bytes)
+        self.max_bytes = max_bytes
 
 
 class BodyLimitMiddleware:
@@ -37,7 +43,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -53,9 +59,7 @@ class BodyLimitMiddleware:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"errors": [{"msg": f"request body must be at most {self.max_bytes} bytes"}]}
-        ).encode()
+        body = json.dumps(PayloadTooLarge(self.max_bytes).body()).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -1,6 +1,7 @@
 """The documented error responses of every route, so the OpenAPI document tells the truth.
 
-The fuzz test (tests/test_openapi_fuzz.py) checks every answer against these.
+The fuzz test (tests/test_openapi_fuzz.py) checks every answer against these. The error
+shape is the HTTP edge's, so its schema lives here too.
 """
 
 from __future__ import annotations
@@ -11,7 +12,18 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict
 
-from imagine.tasks.schemas import ErrorResponse
+
+class ErrorItem(BaseModel):
+    """One problem."""
+
+    msg: str
+
+
+class ErrorResponse(BaseModel):
+    """The contract's error shape."""
+
+    errors: list[ErrorItem]
+    task_id: str | None = None
 
 
 class EmptyResponse(BaseModel):

@@ -1,0 +1,30 @@
+"""GET /api/v1/models: the catalog with prices and availability (extension)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from imagine.engines.schemas import ModelInfo, ModelsResponse
+from imagine.http import openapi
+from imagine.http.deps import AccountDep, ModelsDep
+
+router = APIRouter(prefix="/api/v1", tags=["account"])
+
+
+@router.get("/models", response_model=ModelsResponse, responses=openapi.UNAUTHORIZED)
+async def models(_account: AccountDep, routes: ModelsDep) -> ModelsResponse:
+    """The catalog with prices and availability (extension)."""
+    return ModelsResponse(
+        models=[
+            ModelInfo(
+                id=route.model.id,
+                kind=route.model.kind,
+                credits=route.model.price,
+                requires_image=route.model.requires_image,
+                available=route.available,
+                engines=route.engine_names,
+                description=route.model.description,
+            )
+            for route in routes
+        ]
+    )

@@ -1,0 +1,74 @@
+"""FastAPI dependencies: each route asks for exactly the collaborator it uses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from imagine.clock import Clock
+from imagine.db.schema import Account
+from imagine.engines.registry import ModelRoute
+from imagine.http.auth import authenticated_account
+from imagine.metrics import Metrics
+from imagine.storage.store import Store
+from imagine.tasks.pipeline import EditPipeline
+
+
+@dataclass(frozen=True)
+class Edge:
+    """What the routes use, built once by the composition root (app.state.edge)."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    store: Store
+    pipeline: EditPipeline
+    models: Sequence[ModelRoute]
+    metrics: Metrics
+    public_url: str
+
+
+def _edge(request: Request) -> Edge:
+    edge: Edge = request.app.state.edge
+    return edge
+
+
+def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    return _edge(request).sessions
+
+
+def _clock(request: Request) -> Clock:
+    return _edge(request).clock
+
+
+def _store(request: Request) -> Store:
+    return _edge(request).store
+
+
+def _pipeline(request: Request) -> EditPipeline:
+    return _edge(request).pipeline
+
+
+def _models(request: Request) -> Sequence[ModelRoute]:
+    return _edge(request).models
+
+
+def _metrics(request: Request) -> Metrics:
+    return _edge(request).metrics
+
+
+def _public_url(request: Request) -> str:
+    return _edge(request).public_url
+
+
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
+ClockDep = Annotated[Clock, Depends(_clock)]
+StoreDep = Annotated[Store, Depends(_store)]
+PipelineDep = Annotated[EditPipeline, Depends(_pipeline)]
+ModelsDep = Annotated[Sequence[ModelRoute], Depends(_models)]
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
+PublicUrlDep = Annotated[str, Depends(_public_url)]
+AccountDep = Annotated[Account, Depends(authenticated_account)]
