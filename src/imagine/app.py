@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from imagine import __version__
 from imagine.accounts import repository as accounts_repo
+from imagine.accounts.key_cache import CachedKeyLookup
 from imagine.accounts.routes import router as accounts_router
 from imagine.background import run_background
 from imagine.db.migrate import upgrade
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         lifespan=lifespan,
     )
     app.state.edge = Edge(
-        sessions=svc.sessions,
+        sessions=svc.read_sessions,
         clock=svc.clock,
         store=svc.store,
         pipeline=build_pipeline(svc),
@@ -66,11 +67,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     async def lookup(key: str) -> Account | None:
-        async with svc.sessions() as session:
+        async with svc.read_sessions() as session:
             return await accounts_repo.account_for_key(session, key)
 
     # Added last, so it runs first: no body is read for a request without a valid key.
-    app.add_middleware(AuthGateMiddleware, lookup=lookup)
+    app.add_middleware(
+        AuthGateMiddleware, lookup=CachedKeyLookup(lookup, svc.clock, settings.auth_cache_ttl)
+    )
     for router in (tasks_router, accounts_router, models_router, files_router, ops_router):
         app.include_router(router)
     return app

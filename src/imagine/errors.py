@@ -130,6 +130,17 @@ class UpstreamUnavailable(ImagineError):
         super().__init__(message)
 
 
+class ServiceBusy(ImagineError):
+    """503 with Retry-After: this process is out of a shared resource (database connections)
+    for longer than its bounded wait; the client should retry shortly."""
+
+    status = 503
+    retry_after = 1
+
+    def __init__(self, message: str = "Service busy, retry shortly") -> None:
+        super().__init__(message)
+
+
 class UpstreamTimeout(ImagineError):
     """504: the engine did not finish before the deadline."""
 

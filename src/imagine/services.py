@@ -21,7 +21,7 @@ from imagine.accounts.concurrency import (
 )
 from imagine.catalog import Model, default_catalog
 from imagine.clock import Clock, SystemClock
-from imagine.db.engine import create_engine, session_factory
+from imagine.db.engine import PoolLimits, create_engine, read_session_factory, session_factory
 from imagine.engines.registry import ModelRoute, build_routes
 from imagine.fetch.client import build_outbound_client
 from imagine.fetch.images import ImageFetcher
@@ -46,6 +46,7 @@ class Services:
     clock: Clock
     db: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    read_sessions: async_sessionmaker[AsyncSession]  # reads only: no write lock on SQLite
     store: Store
     http: httpx.AsyncClient
     fetcher: ImageFetcher
@@ -134,7 +135,10 @@ def build_services(
     language: LanguageChecker | None = None,
 ) -> Services:
     """Wire the defaults; tests pass fakes for the clock, store or outbound client."""
-    db = create_engine(settings.resolved_database_url())
+    db = create_engine(
+        settings.resolved_database_url(),
+        PoolLimits(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout),
+    )
     http_client = http or build_outbound_client(settings)
     catalog = default_catalog()
     fetcher = ImageFetcher(
@@ -162,6 +166,7 @@ def build_services(
         clock=the_clock,
         db=db,
         sessions=session_factory(db),
+        read_sessions=read_session_factory(db),
         store=store or build_store(settings),
         http=http_client,
         fetcher=fetcher,

@@ -42,6 +42,18 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; default sqlite+aiosqlite:///$IMAGINE_DATA_DIR/imagine.db."
         " PostgreSQL: postgresql+asyncpg://user@host/db.",
     )
+    db_pool_size: int = Field(
+        default=10, ge=1, description="Database connections kept open per process."
+    )
+    db_max_overflow: int = Field(
+        default=20, ge=0, description="Extra database connections opened under load."
+    )
+    db_pool_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a request waits for a free database connection before a clear"
+        " 503 with Retry-After (never a 500).",
+    )
     output_dir: Path | None = Field(
         default=None, description="Directory for output images; default $IMAGINE_DATA_DIR/outputs."
     )
@@ -86,6 +98,12 @@ class Settings(BaseSettings):
         default=1000, ge=0, description="Credits of the account created on first start."
     )
 
+    auth_cache_ttl: float = Field(
+        default=5.0,
+        ge=0,
+        description="Seconds an API key → account lookup is cached in-process (0: off); a"
+        " revoked key stops working within this bound.",
+    )
     redis_url: str | None = Field(
         default=None,
         description="Redis URL (redis://host:6379/0) for per-account concurrency shared by"

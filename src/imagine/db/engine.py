@@ -1,7 +1,15 @@
-"""Async engine and session factory; SQLite gets WAL, a busy timeout and IMMEDIATE writes."""
+"""Async engine and session factories.
+
+SQLite gets WAL and a busy timeout; its write transactions start with `BEGIN IMMEDIATE`
+(they queue for the write lock instead of failing half-way), while read-only sessions start
+a plain deferred `BEGIN`, so reads (the auth lookup, /account, /fetch) never wait on writers.
+The pool is bounded and waits at most `pool_timeout` for a connection; the HTTP edge turns a
+timeout into a 503 with Retry-After.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +22,34 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+_BEGIN = "imagine_begin"  # execution option: how a SQLite transaction starts
 
-def create_engine(url: str) -> AsyncEngine:
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """Connections per process and how long a request waits for one."""
+
+    size: int = 10
+    overflow: int = 20
+    timeout: float = 10.0
+
+
+def create_engine(url: str, pool: PoolLimits | None = None) -> AsyncEngine:
     """Create the async engine for `url`, preparing SQLite for concurrent use."""
+    limits = pool or PoolLimits()
+    sizing: dict[str, Any] = {
+        "pool_size": limits.size,
+        "max_overflow": limits.overflow,
+        "pool_timeout": limits.timeout,
+    }
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_async_engine(url, pool_pre_ping=True, **sizing)
 
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    memory = not parsed.database or parsed.database == ":memory:"
+    if not memory:
+        Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30}, **({} if memory else sizing))
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -38,12 +64,20 @@ def create_engine(url: str) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front, so a read-then-write transaction waits
-        # for its turn instead of failing with SQLITE_BUSY half-way.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # for its turn instead of failing with SQLITE_BUSY half-way; reads need no lock.
+        mode = conn.get_execution_options().get(_BEGIN, "IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
 
     return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded objects usable after commit."""
+    """Sessions that keep loaded objects usable after commit (for writes and mixed use)."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads only: on SQLite they never take the write lock."""
+    return async_sessionmaker(
+        engine.execution_options(**{_BEGIN: "DEFERRED"}), expire_on_commit=False
+    )

@@ -8,15 +8,17 @@ with malformed JSON would get 400 instead of 401. Routes read the gate's result 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Header, Request
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imagine.accounts.keys import parse_authorization
 from imagine.db.schema import Account
-from imagine.errors import Unauthorized
+from imagine.errors import ServiceBusy, Unauthorized
 
 ACCOUNT_SCOPE_KEY = "imagine.account"
 
@@ -42,24 +44,37 @@ class AuthGateMiddleware:
                 header = value.decode("latin-1")
                 break
         key = parse_authorization(header)
-        account = await self.lookup(key) if key is not None else None
+        try:
+            account = await self.lookup(key) if key is not None else None
+        except PoolTimeout:
+            busy = ServiceBusy()
+            await _refuse(send, busy.status, busy.body(), [(b"retry-after", b"1")])
+            return
         if account is None:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    # The body stays unread: close the connection rather than drain it.
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", b"2"),
-                        (b"connection", b"close"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": b"{}"})
+            await _refuse(send, 401, {}, [])
             return
         scope.setdefault("state", {})[ACCOUNT_SCOPE_KEY] = account
         await self.app(scope, receive, send)
+
+
+async def _refuse(
+    send: Send, status: int, body: dict[str, object], extra: list[tuple[bytes, bytes]]
+) -> None:
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            # The body stays unread: close the connection rather than drain it.
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                (b"connection", b"close"),
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
 
 
 def authenticated_account(

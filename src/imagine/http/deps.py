@@ -22,7 +22,7 @@ from imagine.tasks.pipeline import EditPipeline
 class Edge:
     """What the routes use, built once by the composition root (app.state.edge)."""
 
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: async_sessionmaker[AsyncSession]  # reads only (no write lock on SQLite)
     clock: Clock
     store: Store
     pipeline: EditPipeline

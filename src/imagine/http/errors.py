@@ -6,9 +6,16 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from imagine.errors import ImagineError, InternalError, PayloadTooLarge, ValidationFailed
+from imagine.errors import (
+    ImagineError,
+    InternalError,
+    PayloadTooLarge,
+    ServiceBusy,
+    ValidationFailed,
+)
 from imagine.http.body_limit import BodyTooLarge
 from imagine.http.disconnect import ClientGone
 from imagine.http.validation import messages_for
@@ -19,8 +26,9 @@ _REASONS = {401: "", 404: "Not found", 405: "Method not allowed"}
 
 
 def render(exc: ImagineError) -> JSONResponse:
-    """The response for a domain error: its status and `body()`."""
-    return JSONResponse(exc.body(), status_code=exc.status)
+    """The response for a domain error: its status and `body()` (and Retry-After if busy)."""
+    headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, ServiceBusy) else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -29,6 +37,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ImagineError)
     async def _domain(_request: Request, exc: ImagineError) -> JSONResponse:
         return render(exc)
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(_request: Request, _exc: PoolTimeout) -> JSONResponse:
+        log.warning("database pool exhausted; answered 503")
+        return render(ServiceBusy())
 
     @app.exception_handler(ClientGone)
     async def _gone(_request: Request, _exc: ClientGone) -> Response:

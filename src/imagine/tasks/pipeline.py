@@ -17,6 +17,7 @@ import anyio
 import anyio.to_thread
 import structlog
 from PIL import Image
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine import images
@@ -32,6 +33,7 @@ from imagine.errors import (
     InsufficientCredits,
     InternalError,
     RateLimited,
+    ServiceBusy,
     UpstreamTimeout,
     UpstreamUnavailable,
     ValidationFailed,
@@ -167,11 +169,16 @@ class EditPipeline:
             finished = await self._process(account.id, task_id, req, engine, warnings)
             outcome = "finished"
             return finished
-        except ImagineError as exc:
+        except (ImagineError, PoolTimeout) as exc:
+            # A pool timeout is load, not a bug: a clear 503 with Retry-After.
+            failure = exc if isinstance(exc, ImagineError) else ServiceBusy()
             with anyio.CancelScope(shield=True):
-                await self._fail(account.id, task_id, req.model.price, exc.messages[0], exc.status)
-            exc.task_id = task_id
-            raise
+                message = failure.messages[0] if failure.messages else "Internal error"
+                await self._fail(account.id, task_id, req.model.price, message, failure.status)
+            failure.task_id = task_id
+            if failure is exc:
+                raise
+            raise failure from exc
         except BaseException as exc:
             crashed = isinstance(exc, Exception)
             # Not an Exception: cancelled (the client left without a webhook, or shutdown).

@@ -1,0 +1,55 @@
+"""Overload is a clear 503 with Retry-After, never a 500: with every database connection of
+the process taken for longer than IMAGINE_DB_POOL_TIMEOUT, API calls are refused in the
+contract's error shape and no credit moves."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from imagine.db.engine import read_session_factory
+from tests.conftest import Api
+from tests.support import ImageHost, image_bytes
+
+TINY_POOL = {"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout": 0.2, "auth_cache_ttl": 60}
+
+
+@pytest.mark.parametrize("settings_overrides", [TINY_POOL])
+async def test_an_exhausted_pool_answers_503_with_retry_after(
+    api: Api, image_host: ImageHost
+) -> None:
+    key = await api.account(credits=16)
+    headers = {"Authorization": key}
+    assert (await api.client.get("/api/v1/account", headers=headers)).status_code == 200
+    url = image_host.add("/in.jpg", image_bytes())
+    async with api.services.db.connect():  # the process's only connection, held
+        for method, path, body in [
+            ("GET", "/api/v1/account", None),
+            ("POST", "/api/v1/fetch", {"task_id": "00000000-0000-0000-0000-000000000000"}),
+            ("POST", "/api/v1/imagine", {"prompt": "blur", "image_url": url}),
+        ]:
+            r = await api.client.request(method, path, json=body, headers=headers)
+            assert r.status_code == 503, (path, r.text)
+            assert r.headers["retry-after"] == "1"
+            assert r.json() == {"errors": [{"msg": "Service busy, retry shortly"}]}
+        # A key not yet cached needs the pool for its lookup: the gate answers 503 too.
+        other = await api.account("other@example.com")
+        r = await api.client.get("/api/v1/account", headers={"Authorization": other})
+        assert (r.status_code, r.headers["retry-after"]) == (503, "1")
+    r = await api.client.get("/api/v1/account", headers=headers)
+    assert (r.status_code, r.json()["credits"]) == (200, 16)
+
+
+async def test_reads_do_not_wait_for_a_sqlite_writer(api: Api, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock only")
+    key = await api.account()
+    # Another process (here: another engine) holds the write lock of the database file.
+    async with api.sessions.begin() as writer:
+        await writer.execute(text("UPDATE accounts SET credits = 5"))
+        reads = read_session_factory(api.services.db)
+        async with reads() as session:
+            count = await session.execute(text("SELECT count(*) FROM accounts"))
+            assert count.scalar_one() == 1
+        r = await api.client.get("/api/v1/account", headers={"Authorization": key}, timeout=10)
+        assert r.status_code == 200
