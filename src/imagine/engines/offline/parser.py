@@ -144,5 +144,3 @@ def parse(instruction: str) -> Parsed:
             phrase = clause if not found else " ".join(left)
             unrecognised.append(re.sub(r"qtext(\d+)", lambda m: quotes[int(m[1])], phrase))
     return Parsed(edits=tuple(_merge_followups(edits)), unrecognised=tuple(unrecognised))
-
-

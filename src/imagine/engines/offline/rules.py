@@ -62,10 +62,16 @@ _POS_RE = re.compile(
 )
 _AMOUNTS: tuple[tuple[str, float], ...] = (
     (r"\b(?:extremely|super|massively|hugely|way more|much more|a lot more)\b", 2.2),
-    (r"\b(?:very|much|a lot|lots|really|strongly|heavily|significantly|dramatically|"
-     r"intensely|way|heavy|strong)\b", 1.7),
-    (r"\b(?:slightly|a bit|a little|a touch|a tad|subtly|somewhat|gently|lightly|mildly|"
-     r"subtle|light|little|soft|bit)\b", 0.5),
+    (
+        r"\b(?:very|much|a lot|lots|really|strongly|heavily|significantly|dramatically|"
+        r"intensely|way|heavy|strong)\b",
+        1.7,
+    ),
+    (
+        r"\b(?:slightly|a bit|a little|a touch|a tad|subtly|somewhat|gently|lightly|mildly|"
+        r"subtle|light|little|soft|bit)\b",
+        0.5,
+    ),
 )
 _PERCENT_RE = re.compile(r"\b(?:by )?(\d{1,4}(?:\.\d+)?) percent\b")
 _DOWN_RE = re.compile(
@@ -87,105 +93,215 @@ def _r(family: Family, op: str, pattern: str, signed: bool = False) -> Rule:
 
 RULES: tuple[Rule, ...] = (
     # text first: quoted words must not be read as edits ("add the text 'blur'")
-    _r("text", "text", r"(?:\b(?:add|put|write|place|insert|overlay|print|stamp|type|caption)"
-       rf"\b (?:a |an |the )?(?:{_TEXT_WORDS} )?(?:saying |that says |reading |of )?)?qtext\d+"),
-    _r("text", "text", r"\b(?:add|put|write|place|insert|overlay|print|stamp)\b (?:a |an |the )?"
-       rf"{_TEXT_WORDS} (?:saying |that says |reading )?(?P<bare>[a-z0-9]+(?: [a-z0-9]+){{0,4}}?)"
-       r"(?= (?:at|on|in|across|along|to|near)\b| $)"),
+    _r(
+        "text",
+        "text",
+        r"(?:\b(?:add|put|write|place|insert|overlay|print|stamp|type|caption)"
+        rf"\b (?:a |an |the )?(?:{_TEXT_WORDS} )?(?:saying |that says |reading |of )?)?qtext\d+",
+    ),
+    _r(
+        "text",
+        "text",
+        r"\b(?:add|put|write|place|insert|overlay|print|stamp)\b (?:a |an |the )?"
+        rf"{_TEXT_WORDS} (?:saying |that says |reading )?(?P<bare>[a-z0-9]+(?: [a-z0-9]+){{0,4}}?)"
+        r"(?= (?:at|on|in|across|along|to|near)\b| $)",
+    ),
     # background before recolour, so "make the background blue" is not a subject recolour
-    _r("subject", "background_gray", rf"\b(?:{_VERB} )?{_DET}background (?:to |into |be )?"
-       r"grayscale\b|\bgrayscale background\b|\bcolou?r (?:pop|splash)\b|\bselective colou?r\b"),
-    _r("subject", "background_colour", rf"\b(?:{_VERB}|replace|swap|fill) {_DET}background"
-       rf"(?: colou?r)? (?:to |into |with |for |by |be )?(?:a |an )?(?:solid |plain )?{_COL}"),
-    _r("subject", "background_colour", rf"\b(?:remove|delete|erase|drop|strip) {_DET}background"
-       rf" (?:and )?(?:replace it |make it |fill it |use )?(?:with |to |by )?(?:a |an )?{_COL}"),
-    _r("subject", "background_colour", rf"(?:\b(?:on|against|with|onto|over) )?{_DET}"
-       rf"(?:solid |plain )?{_COL} background\b"),
-    _r("subject", "remove_background", rf"\b(?:remove|delete|erase|drop|strip|cut|get rid of|"
-       rf"lose|take out|take away|clear) (?:out )?{_DET}background\b|\btransparent"
-       r"(?: background)?\b|\bno background\b|\b(?:cut out|isolate|extract) (?:the )?"
-       r"(?:main )?(?:subject|object|person|foreground)\b|\bbackground (?:removed|removal)\b"),
-    _r("subject", "background_blur", rf"\bblur(?:red|ry)? (?:out )?{_DET}background\b"
-       r"|\bbackground (?:blur(?:red|ry)?|out of focus|soft)\b|\bbokeh\b|\bportrait mode\b"
-       r"|\bshallow (?:depth of field|focus)\b|\bdepth of field\b"
-       rf"|\bblur (?:everything )?(?:except|but|behind|around) {_DET}\w+\b"),
-    _r("subject", "recolour", rf"\b{_VERB} {_DET}colou?r of {_DET}{_THING} (?:to |into |in |"
-       rf"with )?(?:a |an )?{_COL}"),
-    _r("subject", "recolour", rf"\b{_VERB} {_DET}{_THING}(?: colou?r| paint(?: ?job)?| body"
-       rf"(?:work)?)? (?:to |into |in |with |be |look )?(?:a |an )?{_COL}"
-       r"(?: colou?r| one| paint)?"),
-    _r("weather", "reflections", r"\b(?:wet |water |puddle |mirror )?reflect(?:ion|ions|ive)\b"
-       rf"(?: (?:on|in|across|onto) {_DET}{_GROUND}s?)?|\bwet(?: look(?:ing)?)?"
-       rf"(?: {_GROUND}s?)?\b|\bpuddles?\b|\bmake {_DET}{_GROUND} wet\b"),
-    _r("weather", "rain", r"\brain(?:y|ing|drops?|fall|storm|s)?\b|\bdownpour\b|\bdrizzl\w*"
-       r"|\bshowers?\b|\bstorm(?:y)?\b"),
+    _r(
+        "subject",
+        "background_gray",
+        rf"\b(?:{_VERB} )?{_DET}background (?:to |into |be )?"
+        r"grayscale\b|\bgrayscale background\b|\bcolou?r (?:pop|splash)\b|\bselective colou?r\b",
+    ),
+    _r(
+        "subject",
+        "background_colour",
+        rf"\b(?:{_VERB}|replace|swap|fill) {_DET}background"
+        rf"(?: colou?r)? (?:to |into |with |for |by |be )?(?:a |an )?(?:solid |plain )?{_COL}",
+    ),
+    _r(
+        "subject",
+        "background_colour",
+        rf"\b(?:remove|delete|erase|drop|strip) {_DET}background"
+        rf" (?:and )?(?:replace it |make it |fill it |use )?(?:with |to |by )?(?:a |an )?{_COL}",
+    ),
+    _r(
+        "subject",
+        "background_colour",
+        rf"(?:\b(?:on|against|with|onto|over) )?{_DET}"
+        rf"(?:solid |plain )?{_COL} background\b",
+    ),
+    _r(
+        "subject",
+        "remove_background",
+        rf"\b(?:remove|delete|erase|drop|strip|cut|get rid of|"
+        rf"lose|take out|take away|clear) (?:out )?{_DET}background\b|\btransparent"
+        r"(?: background)?\b|\bno background\b|\b(?:cut out|isolate|extract) (?:the )?"
+        r"(?:main )?(?:subject|object|person|foreground)\b|\bbackground (?:removed|removal)\b",
+    ),
+    _r(
+        "subject",
+        "background_blur",
+        rf"\bblur(?:red|ry)? (?:out )?{_DET}background\b"
+        r"|\bbackground (?:blur(?:red|ry)?|out of focus|soft)\b|\bbokeh\b|\bportrait mode\b"
+        r"|\bshallow (?:depth of field|focus)\b|\bdepth of field\b"
+        rf"|\bblur (?:everything )?(?:except|but|behind|around) {_DET}\w+\b",
+    ),
+    _r(
+        "subject",
+        "recolour",
+        rf"\b{_VERB} {_DET}colou?r of {_DET}{_THING} (?:to |into |in |"
+        rf"with )?(?:a |an )?{_COL}",
+    ),
+    _r(
+        "subject",
+        "recolour",
+        rf"\b{_VERB} {_DET}{_THING}(?: colou?r| paint(?: ?job)?| body"
+        rf"(?:work)?)? (?:to |into |in |with |be |look )?(?:a |an )?{_COL}"
+        r"(?: colou?r| one| paint)?",
+    ),
+    _r(
+        "weather",
+        "reflections",
+        r"\b(?:wet |water |puddle |mirror )?reflect(?:ion|ions|ive)\b"
+        rf"(?: (?:on|in|across|onto) {_DET}{_GROUND}s?)?|\bwet(?: look(?:ing)?)?"
+        rf"(?: {_GROUND}s?)?\b|\bpuddles?\b|\bmake {_DET}{_GROUND} wet\b",
+    ),
+    _r(
+        "weather",
+        "rain",
+        r"\brain(?:y|ing|drops?|fall|storm|s)?\b|\bdownpour\b|\bdrizzl\w*"
+        r"|\bshowers?\b|\bstorm(?:y)?\b",
+    ),
     _r("weather", "snow", r"\bsnow(?:y|ing|fall|flakes?|storm|s)?\b|\bblizzard\b|\bwinter(?:y)?\b"),
     _r("weather", "fog", r"\bfog(?:gy)?\b|\bmist(?:y)?\b|\bhaz(?:e|y)\b|\bsmog(?:gy)?\b"),
     _r("weather", "vignette", rf"\bvign?ett?e?\w*|\bdark(?:en)? {_DET}(?:edges|corners|borders)\b"),
-    _r("tone", "golden_hour", r"\bgolden(?: hour)?\b|\bsunset\b|\bsunrise\b|\bmagic hour\b"
-       r"|\bdusk\b|\bevening (?:light|sun)\b"),
-    _r("tone", "night", r"\b(?:day(?:time)? (?:in)?to )?night(?:time)?\b|\bmidnight\b"
-       r"|\bmoonli(?:ght|t)\b|\bafter dark\b"
-       r"|\bnocturnal\b"),
+    _r(
+        "tone",
+        "golden_hour",
+        r"\bgolden(?: hour)?\b|\bsunset\b|\bsunrise\b|\bmagic hour\b"
+        r"|\bdusk\b|\bevening (?:light|sun)\b",
+    ),
+    _r(
+        "tone",
+        "night",
+        r"\b(?:day(?:time)? (?:in)?to )?night(?:time)?\b|\bmidnight\b"
+        r"|\bmoonli(?:ght|t)\b|\bafter dark\b"
+        r"|\bnocturnal\b",
+    ),
     _r("tone", "sepia", r"\bsepia\b"),
-    _r("tone", "vintage", r"\bvintage\b|\bretro\b|\bold(?: |-)?(?:photo|film|school|fashioned"
-       r"|timey)\b|\bfaded?\b|\bfilm (?:look|grain|photo)\b|\banalog(?:ue)?\b|\bnostalgic\b"
-       r"|\b(?:19)?[5-7]0s\b|\bpolaroid\b|\baged\b"),
-    _r("tone", "grayscale", r"\bgrayscale\b|\bmonochrom\w*|\bno colou?rs?\b|\bcolou?rless\b"
-       r"|\bgr[ae]y ?scale\b|\bnoir\b|\bbw\b"),
+    _r(
+        "tone",
+        "vintage",
+        r"\bvintage\b|\bretro\b|\bold(?: |-)?(?:photo|film|school|fashioned"
+        r"|timey)\b|\bfaded?\b|\bfilm (?:look|grain|photo)\b|\banalog(?:ue)?\b|\bnostalgic\b"
+        r"|\b(?:19)?[5-7]0s\b|\bpolaroid\b|\baged\b",
+    ),
+    _r(
+        "tone",
+        "grayscale",
+        r"\bgrayscale\b|\bmonochrom\w*|\bno colou?rs?\b|\bcolou?rless\b"
+        r"|\bgr[ae]y ?scale\b|\bnoir\b|\bbw\b",
+    ),
     _r("tone", "invert", r"\binvert(?:ed)?\b|\bnegative\b|\binverse\b"),
     _r("tone", "warmer", r"\bwarm(?:er|th|ing)?\b(?: (?:tones?|colou?rs?|tint))?", True),
     _r("tone", "cooler", r"\b(?:cool|cold)(?:er|ing)?\b(?: (?:tones?|colou?rs?|tint))?", True),
     _r("tone", "contrast", r"\bcontrast(?:y)?\b|\bpunch(?:y|ier)\b", True),
-    _r("tone", "saturation", r"\b(?:de)?saturat\w*|\bvibran\w*|\bvivid\b|\bcolou?rful\b"
-       r"|\bmuted\b|\bwashed out\b|\bpop\b", True),
-    _r("tone", "brighter", r"\bbright(?:er|en|ness)?\b|\blight(?:er|en)\b|\bexposure\b"
-       r"|\bmore light\b|\boverexpos\w*", True),
-    _r("tone", "darker", r"\bdark(?:er|en)?\b|\bdim(?:mer)?\b|\bunderexpos\w*|\bmood(?:y|ier)\b",
-       True),
-    _r("filters", "hdr", r"\bhdr\b|\bhigh dynamic range\b|\bdramatic\b|\btone ?mapp?\w*"
-       r"|\bmore detail\w*|\bdetail\w* enhanc\w*|\benhance (?:the )?details?\b|\bclarity\b"),
-    _r("filters", "pixelate", r"\bpixel(?:ate|ated|ize|ise|ized|ised|s|ation|ated look)?\b"
-       r"|\bmosaic\b|\b8 ?bit\b|\bcensor\w*"),
-    _r("filters", "cartoon", r"\bcartoon\w*|\bcomic(?: book)?\b|\banime\b|\btoon\w*"
-       r"|\bcel shad\w*|\bposteri[sz]\w*|\billustrat\w*|\bpainting\b|\bpainted\b|\bpop art\b"),
-    _r("filters", "sketch", r"\b(?:pencil )?sketch\w*|\bpencil(?: drawing)?\b|\bdrawing\b"
-       r"|\bline art\b|\bhand ?drawn\b"),
-    _r("filters", "blur", r"\bblur(?:ry|red)?\b|\bout of focus\b|\bsoft focus\b|\bdefocus\w*"
-       r"|\bsmooth(?:er)?\b|\bdreamy\b|\bsoften\b"),
-    _r("filters", "sharpen", r"\bsharp(?:en|er|ness)?\b|\bcrisp(?:er)?\b|\bdeblur\b"
-       r"|\bunblur\b|\bin focus\b|\bfocus\b"),
-    _r("geometry", "rotate", r"\brotat\w*|\bturn (?:it |the (?:image|photo|picture) )?"
-       r"(?:left|right|sideways|clockwise|counter ?clockwise|anti ?clockwise)\b"
-       r"|\bupside down\b|\btilt\w*|\bspin\b"),
+    _r(
+        "tone",
+        "saturation",
+        r"\b(?:de)?saturat\w*|\bvibran\w*|\bvivid\b|\bcolou?rful\b"
+        r"|\bmuted\b|\bwashed out\b|\bpop\b",
+        True,
+    ),
+    _r(
+        "tone",
+        "brighter",
+        r"\bbright(?:er|en|ness)?\b|\blight(?:er|en)\b|\bexposure\b"
+        r"|\bmore light\b|\boverexpos\w*",
+        True,
+    ),
+    _r(
+        "tone",
+        "darker",
+        r"\bdark(?:er|en)?\b|\bdim(?:mer)?\b|\bunderexpos\w*|\bmood(?:y|ier)\b",
+        True,
+    ),
+    _r(
+        "filters",
+        "hdr",
+        r"\bhdr\b|\bhigh dynamic range\b|\bdramatic\b|\btone ?mapp?\w*"
+        r"|\bmore detail\w*|\bdetail\w* enhanc\w*|\benhance (?:the )?details?\b|\bclarity\b",
+    ),
+    _r(
+        "filters",
+        "pixelate",
+        r"\bpixel(?:ate|ated|ize|ise|ized|ised|s|ation|ated look)?\b"
+        r"|\bmosaic\b|\b8 ?bit\b|\bcensor\w*",
+    ),
+    _r(
+        "filters",
+        "cartoon",
+        r"\bcartoon\w*|\bcomic(?: book)?\b|\banime\b|\btoon\w*"
+        r"|\bcel shad\w*|\bposteri[sz]\w*|\billustrat\w*|\bpainting\b|\bpainted\b|\bpop art\b",
+    ),
+    _r(
+        "filters",
+        "sketch",
+        r"\b(?:pencil )?sketch\w*|\bpencil(?: drawing)?\b|\bdrawing\b"
+        r"|\bline art\b|\bhand ?drawn\b",
+    ),
+    _r(
+        "filters",
+        "blur",
+        r"\bblur(?:ry|red)?\b|\bout of focus\b|\bsoft focus\b|\bdefocus\w*"
+        r"|\bsmooth(?:er)?\b|\bdreamy\b|\bsoften\b",
+    ),
+    _r(
+        "filters",
+        "sharpen",
+        r"\bsharp(?:en|er|ness)?\b|\bcrisp(?:er)?\b|\bdeblur\b"
+        r"|\bunblur\b|\bin focus\b|\bfocus\b",
+    ),
+    _r(
+        "geometry",
+        "rotate",
+        r"\brotat\w*|\bturn (?:it |the (?:image|photo|picture) )?"
+        r"(?:left|right|sideways|clockwise|counter ?clockwise|anti ?clockwise)\b"
+        r"|\bupside down\b|\btilt\w*|\bspin\b",
+    ),
     _r("geometry", "flip", r"\bflip\w*|\bmirror(?:ed)?\b|\bmirror image\b"),
-    _r("geometry", "zoom", r"\bzoom(?:ed)?(?! out)(?: in)?\b|\bcrop (?:in|closer|tighter)\b"
-       r"|\bcloser\b|\bmagnif\w*|\bclose ?up\b|\bpunch in\b|\benlarge\b"),
+    _r(
+        "geometry",
+        "zoom",
+        r"\bzoom(?:ed)?(?! out)(?: in)?\b|\bcrop (?:in|closer|tighter)\b"
+        r"|\bcloser\b|\bmagnif\w*|\bclose ?up\b|\bpunch in\b|\benlarge\b",
+    ),
 )
 
 # Words that carry no edit of their own; never reported as "not understood".
 FILLER: frozenset[str] = frozenset(
     _words(
-    "a an the and to it its it make makes image photo picture pic please add apply with some "
-    "effect filter look looks looking like style into in on of this that my me can you could "
-    "would give turn set put also just now then want i we let lets us really quite bit little "
-    "touch tad so is be should all whole entire scene shot version kind sort one overall "
-    "more much very lot lots slightly somewhat gently lightly mildly subtly subtle light soft "
-    "strong strongly heavily heavy extremely super way significantly dramatically intensely "
-    "percent by degrees degree deg tone tones colors colours color colour "
-    "less lower reduce reduced decrease decreased down increase increased up boost higher "
-    "raise add adding bring give gives do for at as from over onto convert change transform "
-    "create render edit adjust show use switch subject everything was were been taken "
-    "finish one"
+        "a an the and to it its it make makes image photo picture pic please add apply with some "
+        "effect filter look looks looking like style into in on of this that my me can you could "
+        "would give turn set put also just now then want i we let lets us really quite bit little "
+        "touch tad so is be should all whole entire scene shot version kind sort one overall "
+        "more much very lot lots slightly somewhat gently lightly mildly subtly subtle light soft "
+        "strong strongly heavily heavy extremely super way significantly dramatically intensely "
+        "percent by degrees degree deg tone tones colors colours color colour "
+        "less lower reduce reduced decrease decreased down increase increased up boost higher "
+        "raise add adding bring give gives do for at as from over onto convert change transform "
+        "create render edit adjust show use switch subject everything was were been taken "
+        "finish one"
     )
 )
 KNOWN_WORDS: frozenset[str] = frozenset(
     _words(
-    "background subject foreground transparent reflections reflection rain snow fog mist "
-    "vignette sepia vintage grayscale invert warmer cooler contrast saturation brighter darker "
-    "blur sharpen pixelate cartoon sketch pencil rotate flip mirror zoom text caption title "
-    "top bottom centre center middle left right upper lower clockwise counterclockwise "
-    "vertical vertically horizontal horizontally golden hour night sunset"
+        "background subject foreground transparent reflections reflection rain snow fog mist "
+        "vignette sepia vintage grayscale invert warmer cooler contrast saturation brighter darker "
+        "blur sharpen pixelate cartoon sketch pencil rotate flip mirror zoom text caption title "
+        "top bottom centre center middle left right upper lower clockwise counterclockwise "
+        "vertical vertically horizontal horizontally golden hour night sunset"
     )
 )
 
@@ -245,8 +361,9 @@ def build(
     return edit, spans
 
 
-def _recolour_edit(thing: str, colour: Colour, phrase: str, amount: float,
-                   spans: list[Span]) -> tuple[Edit | None, list[Span]]:
+def _recolour_edit(
+    thing: str, colour: Colour, phrase: str, amount: float, spans: list[Span]
+) -> tuple[Edit | None, list[Span]]:
     words = thing.split()
     if any(w in _SCENERY for w in words):
         return None, []
@@ -256,8 +373,19 @@ def _recolour_edit(thing: str, colour: Colour, phrase: str, amount: float,
                 colour = Colour(colour.name, colour.rgb, FINISHES[word])
                 break
     target = " ".join(w for w in words if w not in _THING_NOISE and w not in FINISHES)
-    if target in {"", "it", "image", "photo", "picture", "everything", "scene", "whole image",
-                  "this", "this image", "this photo"}:
+    if target in {
+        "",
+        "it",
+        "image",
+        "photo",
+        "picture",
+        "everything",
+        "scene",
+        "whole image",
+        "this",
+        "this image",
+        "this photo",
+    }:
         return Edit("tone", "tint", amount=amount, colour=colour), spans
     return Edit("subject", "recolour", amount=amount, colour=colour, target=target), spans
 
@@ -274,8 +402,9 @@ def _text_edit(
     else:
         bare = match["bare"]
         # recover the user's capitalisation from the original instruction
-        found = re.search(r"\b" + r"\W+".join(map(re.escape, bare.split())) + r"\b", original,
-                          re.IGNORECASE)
+        found = re.search(
+            r"\b" + r"\W+".join(map(re.escape, bare.split())) + r"\b", original, re.IGNORECASE
+        )
         words = found[0] if found else bare.upper()
     position = _POS_RE.search(text, match.end()) or _POS_RE.search(text)
     pos = "centre"

@@ -49,8 +49,7 @@ def _cartoon(rgb: U8, amount: float) -> U8:
     flat = (np.floor(smooth.astype(np.float32) / step) + 0.5) * step
     # ink lines where the local luminance changes sharply
     gray = cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 5)
-    edges = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY,
-                                  9, 4)
+    edges = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 4)
     ink = (edges.astype(np.float32) / 255.0)[..., None]
     return to_u8(flat * ink)
 

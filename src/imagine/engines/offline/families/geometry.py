@@ -27,8 +27,7 @@ def _rotate(img: U8, clockwise: float) -> U8:
     scale = cos + sin * max(w / h, h / w)
     matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), -angle, scale)
     return np.asarray(
-        cv2.warpAffine(img, matrix, (w, h), flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REFLECT),
+        cv2.warpAffine(img, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT),
         np.uint8,
     )
 

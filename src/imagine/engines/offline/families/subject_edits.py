@@ -55,8 +55,10 @@ def _bbox(mask: F32, margin: int) -> tuple[slice, slice] | None:
     if rows.size == 0:
         return None
     h, w = mask.shape
-    return (slice(max(0, rows[0] - margin), min(h, rows[-1] + margin + 1)),
-            slice(max(0, cols[0] - margin), min(w, cols[-1] + margin + 1)))
+    return (
+        slice(max(0, rows[0] - margin), min(h, rows[-1] + margin + 1)),
+        slice(max(0, cols[0] - margin), min(w, cols[-1] + margin + 1)),
+    )
 
 
 def _recolour(rgb: U8, colour: Colour, ctx: Context) -> U8:
@@ -129,4 +131,3 @@ def apply(rgb: U8, edit: Edit, ctx: Context) -> U8:
     if edit.op == "remove_background":
         return _transparent(rgb, ctx)
     return rgb
-

@@ -19,9 +19,7 @@ from imagine.engines.offline.imaging import (
 from imagine.engines.offline.rules import Edit
 from imagine.engines.offline.subject import Context
 
-_SEPIA = np.array(
-    [[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], np.float32
-)
+_SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], np.float32)
 
 
 def _gray3(rgb: U8) -> U8:
