@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -10,22 +11,36 @@ from PIL import Image
 from imagine.engines.offline.families import filters, geometry, subject_edits, text, tone, weather
 from imagine.engines.offline.imaging import U8
 from imagine.engines.offline.parser import parse
-from imagine.engines.offline.rules import Edit, Family
+from imagine.engines.offline.rules import Edit, Family, SubjectOp
 from imagine.engines.offline.subject import Context
 
 Apply = Callable[[U8, Edit, Context], U8]
 
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """One edit family: its name, its entry point and the ops its handler table covers."""
+
+    family: Family
+    apply: Apply
+    ops: Collection[str]
+
+
 # Fixed family order: subject edits see the untouched photo; weather sits on top of the
 # tone; geometry moves everything (weather included); text is drawn last so it stays upright.
-_ORDER: tuple[tuple[Family, Apply], ...] = (
-    ("subject", subject_edits.apply),
-    ("tone", tone.apply),
-    ("filters", filters.apply),
-    ("weather", weather.apply),
-    ("geometry", geometry.apply),
-    ("text", text.apply),
+FAMILIES: tuple[FamilySpec, ...] = (
+    FamilySpec("subject", subject_edits.apply, subject_edits.HANDLERS.keys()),
+    FamilySpec("tone", tone.apply, tone.HANDLERS.keys()),
+    FamilySpec("filters", filters.apply, filters.HANDLERS.keys()),
+    FamilySpec("weather", weather.apply, weather.HANDLERS.keys()),
+    FamilySpec("geometry", geometry.apply, geometry.HANDLERS.keys()),
+    FamilySpec("text", text.apply, text.HANDLERS.keys()),
 )
 _WHOLE_CANVAS: frozenset[Family] = frozenset({"geometry", "text"})  # these also move/draw alpha
+# a new backdrop replaces an earlier transparent one
+_BACKDROPS: frozenset[str] = frozenset(
+    {SubjectOp.BACKGROUND_BLUR, SubjectOp.BACKGROUND_COLOUR, SubjectOp.BACKGROUND_GRAY}
+)
 
 
 def describe(edit: Edit) -> str:
@@ -37,7 +52,8 @@ def _apply_all(rgb: U8, edits: list[Edit], seed: int) -> tuple[U8, list[str]]:
     ctx = Context(original=rgb, rng=np.random.default_rng(seed))
     canvas: U8 = rgb
     notes: list[str] = []
-    for family, fn in _ORDER:
+    for spec in FAMILIES:
+        family, fn = spec.family, spec.apply
         for edit in (e for e in edits if e.family == family):
             try:
                 if family in _WHOLE_CANVAS or canvas.shape[2] == 3:
@@ -48,7 +64,7 @@ def _apply_all(rgb: U8, edits: list[Edit], seed: int) -> tuple[U8, list[str]]:
                 name = type(exc).__name__
                 notes.append(f"offline engine could not apply {describe(edit)} ({name})")
                 continue
-            if family == "subject" and edit.op.startswith("background") and canvas.shape[2] == 4:
+            if edit.op in _BACKDROPS and canvas.shape[2] == 4:
                 out = out[..., :3]  # a new backdrop replaces an earlier transparent one
             canvas = np.ascontiguousarray(out)
     return canvas, notes

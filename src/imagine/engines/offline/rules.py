@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
 from typing import Literal
 
 from imagine.engines.offline.colours import COLOUR_RE, FINISHES, Colour, colour_from_match
@@ -12,12 +15,91 @@ Family = Literal["subject", "tone", "filters", "weather", "geometry", "text"]
 Span = tuple[int, int]
 
 
+class SubjectOp(StrEnum):
+    """Subject-aware edits (families/subject_edits.py)."""
+
+    RECOLOUR = "recolour"
+    BACKGROUND_BLUR = "background_blur"
+    BACKGROUND_COLOUR = "background_colour"
+    BACKGROUND_GRAY = "background_gray"
+    REMOVE_BACKGROUND = "remove_background"
+
+
+class ToneOp(StrEnum):
+    """Tone and colour edits (families/tone.py)."""
+
+    GRAYSCALE = "grayscale"
+    SEPIA = "sepia"
+    VINTAGE = "vintage"
+    NIGHT = "night"
+    GOLDEN_HOUR = "golden_hour"
+    INVERT = "invert"
+    WARMER = "warmer"
+    COOLER = "cooler"
+    BRIGHTER = "brighter"
+    DARKER = "darker"
+    CONTRAST = "contrast"
+    SATURATION = "saturation"
+    TINT = "tint"
+
+
+class FilterOp(StrEnum):
+    """Pixel filters (families/filters.py)."""
+
+    BLUR = "blur"
+    SHARPEN = "sharpen"
+    PIXELATE = "pixelate"
+    CARTOON = "cartoon"
+    SKETCH = "sketch"
+    HDR = "hdr"
+
+
+class WeatherOp(StrEnum):
+    """Weather and light (families/weather.py)."""
+
+    RAIN = "rain"
+    REFLECTIONS = "reflections"
+    SNOW = "snow"
+    FOG = "fog"
+    VIGNETTE = "vignette"
+
+
+class GeometryOp(StrEnum):
+    """Geometric edits (families/geometry.py)."""
+
+    ROTATE = "rotate"
+    FLIP = "flip"
+    ZOOM = "zoom"
+
+
+class TextOp(StrEnum):
+    """Captions (families/text.py)."""
+
+    TEXT = "text"
+
+
+Op = SubjectOp | ToneOp | FilterOp | WeatherOp | GeometryOp | TextOp
+
+# Every operation the parser can produce, by family: each family's handler table must cover it.
+OPS: Mapping[Family, type[Op]] = MappingProxyType(
+    {
+        "subject": SubjectOp,
+        "tone": ToneOp,
+        "filters": FilterOp,
+        "weather": WeatherOp,
+        "geometry": GeometryOp,
+        "text": TextOp,
+    }
+)
+_FAMILY_OF: Mapping[type[Op], Family] = MappingProxyType({v: k for k, v in OPS.items()})
+
+
 @dataclass(frozen=True)
 class Edit:
     """One recognised edit: its family, operation and parameters."""
 
     family: Family
-    op: str
+    op: Op
     amount: float = 1.0  # strength multiplier; negative means the opposite direction
     angle: float = 0.0  # degrees clockwise (rotate)
     vertical: bool = False  # flip axis
@@ -32,7 +114,7 @@ class Rule:
     """A phrase pattern for one operation; signed rules read "more/less" direction words."""
 
     family: Family
-    op: str
+    op: Op
     pattern: re.Pattern[str]
     signed: bool = False
 
@@ -87,193 +169,164 @@ _QUOTE_TOKEN_RE = re.compile(r"\bqtext(\d+)\b")
 _TEXT_WORDS = r"(?:text|words?|caption|title|label|headline|slogan|message|sign|banner)"
 
 
-def _r(family: Family, op: str, pattern: str, signed: bool = False) -> Rule:
-    return Rule(family, op, re.compile(pattern), signed)
+def _r(op: Op, pattern: str, signed: bool = False) -> Rule:
+    return Rule(_FAMILY_OF[type(op)], op, re.compile(pattern), signed)
 
 
 RULES: tuple[Rule, ...] = (
     # text first: quoted words must not be read as edits ("add the text 'blur'")
     _r(
-        "text",
-        "text",
+        TextOp.TEXT,
         r"(?:\b(?:add|put|write|place|insert|overlay|print|stamp|type|caption)"
         rf"\b (?:a |an |the )?(?:{_TEXT_WORDS} )?(?:saying |that says |reading |of )?)?qtext\d+",
     ),
     _r(
-        "text",
-        "text",
+        TextOp.TEXT,
         r"\b(?:add|put|write|place|insert|overlay|print|stamp)\b (?:a |an |the )?"
         rf"{_TEXT_WORDS} (?:saying |that says |reading )?(?P<bare>[a-z0-9]+(?: [a-z0-9]+){{0,4}}?)"
         r"(?= (?:at|on|in|across|along|to|near)\b| $)",
     ),
     # background before recolour, so "make the background blue" is not a subject recolour
     _r(
-        "subject",
-        "background_gray",
+        SubjectOp.BACKGROUND_GRAY,
         rf"\b(?:{_VERB} )?{_DET}background (?:to |into |be )?"
         r"grayscale\b|\bgrayscale background\b|\bcolou?r (?:pop|splash)\b|\bselective colou?r\b",
     ),
     _r(
-        "subject",
-        "background_colour",
+        SubjectOp.BACKGROUND_COLOUR,
         rf"\b(?:{_VERB}|replace|swap|fill) {_DET}background"
         rf"(?: colou?r)? (?:to |into |with |for |by |be )?(?:a |an )?(?:solid |plain )?{_COL}",
     ),
     _r(
-        "subject",
-        "background_colour",
+        SubjectOp.BACKGROUND_COLOUR,
         rf"\b(?:remove|delete|erase|drop|strip) {_DET}background"
         rf" (?:and )?(?:replace it |make it |fill it |use )?(?:with |to |by )?(?:a |an )?{_COL}",
     ),
     _r(
-        "subject",
-        "background_colour",
+        SubjectOp.BACKGROUND_COLOUR,
         rf"(?:\b(?:on|against|with|onto|over) )?{_DET}"
         rf"(?:solid |plain )?{_COL} background\b",
     ),
     _r(
-        "subject",
-        "remove_background",
+        SubjectOp.REMOVE_BACKGROUND,
         rf"\b(?:remove|delete|erase|drop|strip|cut|get rid of|"
         rf"lose|take out|take away|clear) (?:out )?{_DET}background\b|\btransparent"
         r"(?: background)?\b|\bno background\b|\b(?:cut out|isolate|extract) (?:the )?"
         r"(?:main )?(?:subject|object|person|foreground)\b|\bbackground (?:removed|removal)\b",
     ),
     _r(
-        "subject",
-        "background_blur",
+        SubjectOp.BACKGROUND_BLUR,
         rf"\bblur(?:red|ry)? (?:out )?{_DET}background\b"
         r"|\bbackground (?:blur(?:red|ry)?|out of focus|soft)\b|\bbokeh\b|\bportrait mode\b"
         r"|\bshallow (?:depth of field|focus)\b|\bdepth of field\b"
         rf"|\bblur (?:everything )?(?:except|but|behind|around) {_DET}\w+\b",
     ),
     _r(
-        "subject",
-        "recolour",
+        SubjectOp.RECOLOUR,
         rf"\b{_VERB} {_DET}colou?r of {_DET}{_THING} (?:to |into |in |"
         rf"with )?(?:a |an )?{_COL}",
     ),
     _r(
-        "subject",
-        "recolour",
+        SubjectOp.RECOLOUR,
         rf"\b{_VERB} {_DET}{_THING}(?: colou?r| paint(?: ?job)?| body"
         rf"(?:work)?)? (?:to |into |in |with |be |look )?(?:a |an )?{_COL}"
         r"(?: colou?r| one| paint)?",
     ),
     _r(
-        "weather",
-        "reflections",
+        WeatherOp.REFLECTIONS,
         r"\b(?:wet |water |puddle |mirror )?reflect(?:ion|ions|ive)\b"
         rf"(?: (?:on|in|across|onto) {_DET}{_GROUND}s?)?|\bwet(?: look(?:ing)?)?"
         rf"(?: {_GROUND}s?)?\b|\bpuddles?\b|\bmake {_DET}{_GROUND} wet\b",
     ),
     _r(
-        "weather",
-        "rain",
+        WeatherOp.RAIN,
         r"\brain(?:y|ing|drops?|fall|storm|s)?\b|\bdownpour\b|\bdrizzl\w*"
         r"|\bshowers?\b|\bstorm(?:y)?\b",
     ),
-    _r("weather", "snow", r"\bsnow(?:y|ing|fall|flakes?|storm|s)?\b|\bblizzard\b|\bwinter(?:y)?\b"),
-    _r("weather", "fog", r"\bfog(?:gy)?\b|\bmist(?:y)?\b|\bhaz(?:e|y)\b|\bsmog(?:gy)?\b"),
-    _r("weather", "vignette", rf"\bvign?ett?e?\w*|\bdark(?:en)? {_DET}(?:edges|corners|borders)\b"),
+    _r(WeatherOp.SNOW, r"\bsnow(?:y|ing|fall|flakes?|storm|s)?\b|\bblizzard\b|\bwinter(?:y)?\b"),
+    _r(WeatherOp.FOG, r"\bfog(?:gy)?\b|\bmist(?:y)?\b|\bhaz(?:e|y)\b|\bsmog(?:gy)?\b"),
+    _r(WeatherOp.VIGNETTE, rf"\bvign?ett?e?\w*|\bdark(?:en)? {_DET}(?:edges|corners|borders)\b"),
     _r(
-        "tone",
-        "golden_hour",
+        ToneOp.GOLDEN_HOUR,
         r"\bgolden(?: hour)?\b|\bsunset\b|\bsunrise\b|\bmagic hour\b"
         r"|\bdusk\b|\bevening (?:light|sun)\b",
     ),
     _r(
-        "tone",
-        "night",
+        ToneOp.NIGHT,
         r"\b(?:day(?:time)? (?:in)?to )?night(?:time)?\b|\bmidnight\b"
         r"|\bmoonli(?:ght|t)\b|\bafter dark\b"
         r"|\bnocturnal\b",
     ),
-    _r("tone", "sepia", r"\bsepia\b"),
+    _r(ToneOp.SEPIA, r"\bsepia\b"),
     _r(
-        "tone",
-        "vintage",
+        ToneOp.VINTAGE,
         r"\bvintage\b|\bretro\b|\bold(?: |-)?(?:photo|film|school|fashioned"
         r"|timey)\b|\bfaded?\b|\bfilm (?:look|grain|photo)\b|\banalog(?:ue)?\b|\bnostalgic\b"
         r"|\b(?:19)?[5-7]0s\b|\bpolaroid\b|\baged\b",
     ),
     _r(
-        "tone",
-        "grayscale",
+        ToneOp.GRAYSCALE,
         r"\bgrayscale\b|\bmonochrom\w*|\bno colou?rs?\b|\bcolou?rless\b"
         r"|\bgr[ae]y ?scale\b|\bnoir\b|\bbw\b",
     ),
-    _r("tone", "invert", r"\binvert(?:ed)?\b|\bnegative\b|\binverse\b"),
-    _r("tone", "warmer", r"\bwarm(?:er|th|ing)?\b(?: (?:tones?|colou?rs?|tint))?", True),
-    _r("tone", "cooler", r"\b(?:cool|cold)(?:er|ing)?\b(?: (?:tones?|colou?rs?|tint))?", True),
-    _r("tone", "contrast", r"\bcontrast(?:y)?\b|\bpunch(?:y|ier)\b", True),
+    _r(ToneOp.INVERT, r"\binvert(?:ed)?\b|\bnegative\b|\binverse\b"),
+    _r(ToneOp.WARMER, r"\bwarm(?:er|th|ing)?\b(?: (?:tones?|colou?rs?|tint))?", True),
+    _r(ToneOp.COOLER, r"\b(?:cool|cold)(?:er|ing)?\b(?: (?:tones?|colou?rs?|tint))?", True),
+    _r(ToneOp.CONTRAST, r"\bcontrast(?:y)?\b|\bpunch(?:y|ier)\b", True),
     _r(
-        "tone",
-        "saturation",
+        ToneOp.SATURATION,
         r"\b(?:de)?saturat\w*|\bvibran\w*|\bvivid\b|\bcolou?rful\b"
         r"|\bmuted\b|\bwashed out\b|\bpop\b",
         True,
     ),
     _r(
-        "tone",
-        "brighter",
+        ToneOp.BRIGHTER,
         r"\bbright(?:er|en|ness)?\b|\blight(?:er|en)\b|\bexposure\b"
         r"|\bmore light\b|\boverexpos\w*",
         True,
     ),
     _r(
-        "tone",
-        "darker",
-        r"\bdark(?:er|en)?\b|\bdim(?:mer)?\b|\bunderexpos\w*|\bmood(?:y|ier)\b",
-        True,
+        ToneOp.DARKER, r"\bdark(?:er|en)?\b|\bdim(?:mer)?\b|\bunderexpos\w*|\bmood(?:y|ier)\b", True
     ),
     _r(
-        "filters",
-        "hdr",
+        FilterOp.HDR,
         r"\bhdr\b|\bhigh dynamic range\b|\bdramatic\b|\btone ?mapp?\w*"
         r"|\bmore detail\w*|\bdetail\w* enhanc\w*|\benhance (?:the )?details?\b|\bclarity\b",
     ),
     _r(
-        "filters",
-        "pixelate",
+        FilterOp.PIXELATE,
         r"\bpixel(?:ate|ated|ize|ise|ized|ised|s|ation|ated look)?\b"
         r"|\bmosaic\b|\b8 ?bit\b|\bcensor\w*",
     ),
     _r(
-        "filters",
-        "cartoon",
+        FilterOp.CARTOON,
         r"\bcartoon\w*|\bcomic(?: book)?\b|\banime\b|\btoon\w*"
         r"|\bcel shad\w*|\bposteri[sz]\w*|\billustrat\w*|\bpainting\b|\bpainted\b|\bpop art\b",
     ),
     _r(
-        "filters",
-        "sketch",
+        FilterOp.SKETCH,
         r"\b(?:pencil )?sketch\w*|\bpencil(?: drawing)?\b|\bdrawing\b"
         r"|\bline art\b|\bhand ?drawn\b",
     ),
     _r(
-        "filters",
-        "blur",
+        FilterOp.BLUR,
         r"\bblur(?:ry|red)?\b|\bout of focus\b|\bsoft focus\b|\bdefocus\w*"
         r"|\bsmooth(?:er)?\b|\bdreamy\b|\bsoften\b",
     ),
     _r(
-        "filters",
-        "sharpen",
+        FilterOp.SHARPEN,
         r"\bsharp(?:en|er|ness)?\b|\bcrisp(?:er)?\b|\bdeblur\b"
         r"|\bunblur\b|\bin focus\b|\bfocus\b",
     ),
     _r(
-        "geometry",
-        "rotate",
+        GeometryOp.ROTATE,
         r"\brotat\w*|\bturn (?:it |the (?:image|photo|picture) )?"
         r"(?:left|right|sideways|clockwise|counter ?clockwise|anti ?clockwise)\b"
         r"|\bupside down\b|\btilt\w*|\bspin\b",
     ),
-    _r("geometry", "flip", r"\bflip\w*|\bmirror(?:ed)?\b|\bmirror image\b"),
+    _r(GeometryOp.FLIP, r"\bflip\w*|\bmirror(?:ed)?\b|\bmirror image\b"),
     _r(
-        "geometry",
-        "zoom",
+        GeometryOp.ZOOM,
         r"\bzoom(?:ed)?(?! out)(?: in)?\b|\bcrop (?:in|closer|tighter)\b"
         r"|\bcloser\b|\bmagnif\w*|\bclose ?up\b|\bpunch in\b|\benlarge\b",
     ),
@@ -344,19 +397,19 @@ def build(
             amount = -abs(amount)
             spans += [down.span()] if down is not None else []
     edit = Edit(rule.family, rule.op, amount=amount, colour=colour)
-    if rule.op == "recolour" and colour is not None:
+    if rule.op is SubjectOp.RECOLOUR and colour is not None:
         return _recolour_edit(groups.get("thing") or "", colour, match[0], amount, spans)
-    if rule.op == "rotate":
+    if rule.op is GeometryOp.ROTATE:
         for pattern in (_ANGLE_RE, _CCW_RE, _CW_RE):
             found = pattern.search(text)
             spans += [found.span()] if found is not None else []
-        return Edit("geometry", "rotate", angle=_angle(text)), spans
-    if rule.op == "flip":
+        return Edit("geometry", GeometryOp.ROTATE, angle=_angle(text)), spans
+    if rule.op is GeometryOp.FLIP:
         vertical = _VERTICAL_RE.search(text)
         horizontal = _HORIZONTAL_RE.search(text)
         spans += [m.span() for m in (vertical, horizontal) if m is not None]
-        return Edit("geometry", "flip", vertical=vertical is not None), spans
-    if rule.op == "text":
+        return Edit("geometry", GeometryOp.FLIP, vertical=vertical is not None), spans
+    if rule.op is TextOp.TEXT:
         return _text_edit(match, text, quotes, original, spans)
     return edit, spans
 
@@ -386,8 +439,8 @@ def _recolour_edit(
         "this image",
         "this photo",
     }:
-        return Edit("tone", "tint", amount=amount, colour=colour), spans
-    return Edit("subject", "recolour", amount=amount, colour=colour, target=target), spans
+        return Edit("tone", ToneOp.TINT, amount=amount, colour=colour), spans
+    return Edit("subject", SubjectOp.RECOLOUR, amount=amount, colour=colour, target=target), spans
 
 
 def _text_edit(
@@ -417,4 +470,4 @@ def _text_edit(
     if colour_match is not None:
         spans.append(colour_match.span())
         colour = colour_from_match(colour_match)
-    return Edit("text", "text", text=words, position=pos, colour=colour), spans
+    return Edit("text", TextOp.TEXT, text=words, position=pos, colour=colour), spans

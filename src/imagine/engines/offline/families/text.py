@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from imagine.engines.offline.families import Handler
 from imagine.engines.offline.imaging import U8
-from imagine.engines.offline.rules import Edit
+from imagine.engines.offline.rules import Edit, TextOp
 from imagine.engines.offline.subject import Context
 
 MAX_CHARS = 80  # a caption, not a paragraph; longer text would shrink to illegible
@@ -60,7 +64,7 @@ def _layout(
         size = max(6, int(size * 0.85))
 
 
-def apply(img: U8, edit: Edit, ctx: Context) -> U8:
+def _caption(img: U8, edit: Edit, ctx: Context) -> U8:
     """Draw edit.text (RGB or RGBA array); white with a dark outline unless a colour is named."""
     del ctx
     text = " ".join(edit.text.split())[:MAX_CHARS]
@@ -92,3 +96,11 @@ def apply(img: U8, edit: Edit, ctx: Context) -> U8:
         stroke_fill=(*stroke, 255),
     )
     return np.asarray(canvas, np.uint8).copy()
+
+
+HANDLERS: Mapping[TextOp, Handler] = MappingProxyType({TextOp.TEXT: _caption})
+
+
+def apply(img: U8, edit: Edit, ctx: Context) -> U8:
+    """Apply one text edit (the only op is a caption)."""
+    return HANDLERS[TextOp(edit.op)](img, edit, ctx)

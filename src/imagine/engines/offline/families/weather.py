@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import cv2
 import numpy as np
 
+from imagine.engines.offline.families import Handler
 from imagine.engines.offline.imaging import F32, U8, as_float, lerp, radial_distance, to_u8
-from imagine.engines.offline.rules import Edit
+from imagine.engines.offline.rules import Edit, WeatherOp
 from imagine.engines.offline.subject import Context
 
 
@@ -126,17 +130,17 @@ def _vignette(rgb: U8, amount: float) -> U8:
     return to_u8(as_float(rgb) * falloff[..., None])
 
 
+HANDLERS: Mapping[WeatherOp, Handler] = MappingProxyType(
+    {
+        WeatherOp.RAIN: lambda rgb, edit, ctx: _rain(rgb, _amount(edit), ctx),
+        WeatherOp.REFLECTIONS: lambda rgb, edit, ctx: _reflections(rgb, _amount(edit), ctx),
+        WeatherOp.SNOW: lambda rgb, edit, ctx: _snow(rgb, _amount(edit), ctx),
+        WeatherOp.FOG: lambda rgb, edit, ctx: _fog(rgb, _amount(edit), ctx),
+        WeatherOp.VIGNETTE: lambda rgb, edit, _: _vignette(rgb, _amount(edit)),
+    }
+)
+
+
 def apply(rgb: U8, edit: Edit, ctx: Context) -> U8:
     """Apply one weather/light edit to an RGB uint8 array."""
-    amount = _amount(edit)
-    if edit.op == "rain":
-        return _rain(rgb, amount, ctx)
-    if edit.op == "reflections":
-        return _reflections(rgb, amount, ctx)
-    if edit.op == "snow":
-        return _snow(rgb, amount, ctx)
-    if edit.op == "fog":
-        return _fog(rgb, amount, ctx)
-    if edit.op == "vignette":
-        return _vignette(rgb, amount)
-    return rgb
+    return HANDLERS[WeatherOp(edit.op)](rgb, edit, ctx)
