@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine.accounts import repository as accounts_repo
+from imagine.accounts.emails import MAX_KEY_CHARS, email_key
 from imagine.accounts.plans import PLAN_CONCURRENCY
 from imagine.clock import Clock
 
@@ -40,15 +42,28 @@ async def create_account(
         raise AdminError(f"plan must be one of: {', '.join(PLAN_CONCURRENCY)}")
     if credits < 0:
         raise AdminError("credits must not be negative")
-    if "@" not in email or len(email) > 320:
+    if "@" not in email or len(email) > 320 or len(email_key(email)) > MAX_KEY_CHARS:
         raise AdminError("email must be an email address")
-    async with sessions.begin() as session:
-        if await accounts_repo.account_by_email(session, email) is not None:
-            raise AdminError(f"an account with email {email} already exists")
-        created = await accounts_repo.create_account(
-            session, email=email, plan=plan, credits=credits, now=clock.now()
-        )
+    try:
+        async with sessions.begin() as session:
+            existing = await accounts_repo.account_by_email(session, email)
+            if existing is not None:
+                raise AdminError(_duplicate(email, existing.email))
+            created = await accounts_repo.create_account(
+                session, email=email, plan=plan, credits=credits, now=clock.now()
+            )
+    except IntegrityError as exc:  # created concurrently by another admin command
+        raise AdminError(_duplicate(email, None)) from exc
     return created.api_key
+
+
+def _duplicate(email: str, existing: str | None) -> str:
+    if existing is None or existing == email:
+        return f"an account with email {email!r} already exists"
+    return (
+        f"an account with email {existing!r} already exists; {email!r} is the same address"
+        " once case and Unicode forms are folded"
+    )
 
 
 async def ensure_bootstrap_account(

@@ -18,6 +18,7 @@ from imagine.clock import SystemClock
 from imagine.db.engine import create_engine, session_factory
 from imagine.db.migrate import upgrade
 from imagine.settings import Settings
+from imagine.terminal import markup_safe, printable
 
 T = TypeVar("T")
 
@@ -71,7 +72,7 @@ def _admin(
     try:
         return _with_db(settings, work)
     except admin.AdminError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        Console(stderr=True).print(f"[red]error:[/red] {markup_safe(exc)}")
         raise typer.Exit(1) from exc
 
 
@@ -126,7 +127,7 @@ def accounts_create(
         settings,
         lambda s: admin.create_account(s, SystemClock(), email=email, credits=credits, plan=plan),
     )
-    typer.echo(f"Created account {email} ({plan}, {credits} credits). API key:")
+    typer.echo(f"Created account {printable(email)} ({plan}, {credits} credits). API key:")
     typer.echo(key)
 
 
@@ -135,7 +136,7 @@ def accounts_show(email: Annotated[str, typer.Option(help="Account email")]) -> 
     """Show an account's plan, balance and ledger sum."""
     summary = _admin(Settings(), lambda s: admin.show_account(s, email=email))
     typer.echo(f"id:       {summary.id}")
-    typer.echo(f"email:    {summary.email}")
+    typer.echo(f"email:    {printable(summary.email)}")
     typer.echo(f"plan:     {summary.plan}")
     typer.echo(f"credits:  {summary.credits}")
     typer.echo(f"ledger:   {summary.ledger_sum}")
@@ -151,7 +152,7 @@ def credits_add(
     balance = _admin(
         Settings(), lambda s: admin.add_credits(s, SystemClock(), email=email, amount=amount)
     )
-    typer.echo(f"{email}: balance {balance}")
+    typer.echo(f"{printable(email)}: balance {balance}")
 
 
 @keys_app.command("create")
@@ -215,11 +216,13 @@ def webhooks_list(
         Settings(), lambda s: webhooks_admin.list_deliveries(s, failed_only=failed, limit=limit)
     )
     for d in lines:
+        # every stored value is escaped: a client's webhook URL must not forge a line
         code = d.last_status_code if d.last_status_code is not None else "-"
+        error = f"  ({printable(d.last_error)})" if d.last_error and d.status != "delivered" else ""
         typer.echo(
-            f"{d.id}  task {d.task_id}  {d.status:<9} attempts {d.attempts}  last {code}"
-            f"  next {d.next_attempt_at.isoformat(timespec='seconds')}  {d.url}"
-            + (f"  ({d.last_error})" if d.last_error and d.status != "delivered" else "")
+            f"{printable(d.id)}  task {printable(d.task_id)}  {printable(d.status):<9}"
+            f" attempts {d.attempts}  last {code}"
+            f"  next {d.next_attempt_at.isoformat(timespec='seconds')}  {printable(d.url)}{error}"
         )
     if not lines:
         typer.echo("no webhook deliveries")
@@ -232,9 +235,7 @@ def webhooks_redeliver(
     """Send a delivery again now, with a fresh retry budget (same webhook-id)."""
     from imagine.webhooks import admin as webhooks_admin
 
-    delivery_id = _admin(
-        Settings(), lambda s: webhooks_admin.redeliver(s, SystemClock(), ref=ref)
-    )
+    delivery_id = _admin(Settings(), lambda s: webhooks_admin.redeliver(s, SystemClock(), ref=ref))
     typer.echo(f"{delivery_id} queued for delivery")
 
 
@@ -254,7 +255,10 @@ def webhooks_rotate_secret(
             s, SystemClock(), email=email, grace=webhooks_admin.parse_duration(grace)
         ),
     )
-    typer.echo(f"New signing secret for {email} (the old one also signs for {grace}):")
+    typer.echo(
+        f"New signing secret for {printable(email)}"
+        f" (the old one also signs for {printable(grace)}):"
+    )
     typer.echo(secret)
 
 

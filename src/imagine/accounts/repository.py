@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imagine.accounts import keys
+from imagine.accounts.emails import email_key
 from imagine.db.schema import Account, ApiKey, LedgerEntry, Task
 
 
@@ -24,8 +25,18 @@ class CreatedAccount:
 async def create_account(
     session: AsyncSession, *, email: str, plan: str, credits: int, now: datetime
 ) -> CreatedAccount:
-    """Insert an account with an initial grant and a first API key."""
-    account = Account(id=str(uuid.uuid4()), email=email, plan=plan, credits=0, created_at=now)
+    """Insert an account with an initial grant and a first API key.
+
+    Raises IntegrityError when an account of the same email identity exists (see emails.py).
+    """
+    account = Account(
+        id=str(uuid.uuid4()),
+        email=email,
+        email_key=email_key(email),
+        plan=plan,
+        credits=0,
+        created_at=now,
+    )
     session.add(account)
     await session.flush()
     if credits:
@@ -70,9 +81,9 @@ async def account_for_key(session: AsyncSession, raw_key: str) -> Account | None
 
 
 async def account_by_email(session: AsyncSession, email: str) -> Account | None:
-    """Find an account by email (case-insensitive)."""
+    """Find the account of this email identity: an exact match on the normalised key."""
     return (
-        await session.execute(select(Account).where(func.lower(Account.email) == email.lower()))
+        await session.execute(select(Account).where(Account.email_key == email_key(email)))
     ).scalar_one_or_none()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -18,6 +19,9 @@ class EditOptions:
     height: int
     seed: int | None = None
     output_format: Literal["png", "jpeg"] = "png"
+    # Set it to ask an engine doing CPU work on a thread (offline) to stop at its next
+    # checkpoint. Cancelling the awaiting task sets it too, so callers rarely need it.
+    cancel: threading.Event | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -86,24 +86,32 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | Non
     return None
 
 
-def refusal_reason(address: IPAddress) -> str | None:
-    """Why `address` is not a public destination, or None when it is globally routable."""
+def refusal_kind(address: IPAddress) -> str | None:
+    """What kind of non-public destination `address` is ("a loopback address"…), or None
+    when it is globally routable. Says nothing of the address itself, for client-facing text
+    about names the client did not resolve itself."""
     candidates: list[IPAddress] = [address]
     if isinstance(address, ipaddress.IPv6Address):
         if address in _NAT64_LOCAL:
-            return f"{address} is a local-use NAT64 address"
+            return "a local-use NAT64 address"
         inner = embedded_ipv4(address)
         if inner is not None:
             candidates.insert(0, inner)
     for candidate in candidates:
         if candidate.is_loopback:
-            return f"{address} is a loopback address"
+            return "a loopback address"
         if candidate.is_link_local:
-            return f"{address} is a link-local address (cloud metadata lives there)"
+            return "a link-local address (cloud metadata lives there)"
         if candidate.is_multicast:
-            return f"{address} is a multicast address"
+            return "a multicast address"
         if candidate.is_unspecified:
-            return f"{address} is the unspecified address"
+            return "the unspecified address"
         if candidate.is_private or not candidate.is_global:
-            return f"{address} is a private or reserved address"
+            return "a private or reserved address"
     return None
+
+
+def refusal_reason(address: IPAddress) -> str | None:
+    """Why `address` is not a public destination, or None when it is globally routable."""
+    kind = refusal_kind(address)
+    return None if kind is None else f"{address} is {kind}"

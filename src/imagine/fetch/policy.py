@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from imagine.fetch.addresses import IPAddress, refusal_reason
+from imagine.fetch.addresses import IPAddress, refusal_kind
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -15,12 +15,18 @@ __all__ = ["AddressPolicy", "DestinationRefused", "IPAddress", "IPNetwork", "ref
 
 
 class DestinationRefused(httpx.ConnectError):
-    """An outbound request was refused before any packet left: `reason` says why."""
+    """An outbound request was refused before any packet left.
 
-    def __init__(self, reason: str, *, private: bool = False) -> None:
+    `reason` may be shown to the client: it never contains an address the client did not
+    write itself (a name's resolved address would map the internal network for them);
+    `detail` is the operator's version, for logs.
+    """
+
+    def __init__(self, reason: str, *, private: bool = False, detail: str | None = None) -> None:
         super().__init__(f"destination refused: {reason}")
         self.reason = reason
         self.private = private
+        self.detail = detail or reason
 
     def message(self, field: str) -> str:
         """The refusal as a client-facing message naming `field`."""
@@ -31,8 +37,7 @@ def refused_message(field: str, reason: str, *, private: bool) -> str:
     """One wording for every refusal, so clients can recognise it."""
     if private:
         return (
-            f"{field} points at a private or reserved address ({reason});"
-            " see IMAGINE_FETCH_ALLOW"
+            f"{field} points at a private or reserved address ({reason}); see IMAGINE_FETCH_ALLOW"
         )
     return f"{field} is not allowed: {reason}"
 
@@ -70,10 +75,15 @@ class AddressPolicy:
         return any(form in net for form in forms for net in self.allow_networks)
 
     def refusal(self, address: IPAddress) -> str | None:
-        """Why `address` may not be dialled, or None when it may."""
+        """Why `address` may not be dialled (naming it), or None when it may."""
+        kind = self.refused_kind(address)
+        return None if kind is None else f"{address} is {kind}"
+
+    def refused_kind(self, address: IPAddress) -> str | None:
+        """The kind of refused destination `address` is, without the address, or None."""
         if self._listed(address):
             return None
-        return refusal_reason(address)
+        return refusal_kind(address)
 
     def address_allowed(self, address: IPAddress) -> bool:
         """Whether a resolved address may be dialled."""

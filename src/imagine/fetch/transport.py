@@ -15,11 +15,14 @@ from collections.abc import AsyncIterator, Iterable
 import anyio
 import httpcore
 import httpx
+import structlog
 from httpcore._backends.auto import AutoBackend
 
 from imagine.fetch.addresses import BadHost, IPAddress, parse_host
 from imagine.fetch.policy import AddressPolicy, DestinationRefused
 from imagine.fetch.resolver import ResolveFailed, Resolver
+
+log = structlog.get_logger(__name__)
 
 SocketOption = (
     tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
@@ -66,9 +69,18 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         else:
             addresses = [parsed]
         for address in addresses:
-            reason = self._policy.refusal(address)
-            if reason is not None:
-                raise DestinationRefused(reason, private=True)
+            kind = self._policy.refused_kind(address)
+            if kind is None:
+                continue
+            if isinstance(parsed, str):
+                # The client wrote a name: what it resolves to inside our network is the
+                # operator's business, not theirs. Log the address; tell them only the kind.
+                detail = f"{parsed} resolves to {address}, {kind}"
+                log.info("outbound destination refused", host=parsed, address=str(address))
+                raise DestinationRefused(
+                    f"{parsed} resolves to {kind}", private=True, detail=detail
+                )
+            raise DestinationRefused(f"{address} is {kind}", private=True)
         return addresses
 
     async def connect_tcp(

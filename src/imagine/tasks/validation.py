@@ -45,6 +45,32 @@ def _http_url_problem(field: str, url: str) -> str | None:
     return None
 
 
+def _webhook_url_problem(url: str) -> str | None:
+    # urlsplit silently drops tabs and line breaks, and httpx percent-encodes spaces, so such
+    # a URL would pass here, then print as several lines in `imagine webhooks list`.
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "webhook_url must not contain whitespace or control characters"
+    return _http_url_problem("webhook_url", url)
+
+
+def _webhook_secret_problems(secret: str) -> list[str]:
+    """The secret travels back verbatim as an HTTP header value: printable ASCII, no
+    surrounding whitespace (HTTP strips it, so the receiver would never see the same value
+    and every delivery would fail its check)."""
+    problems: list[str] = []
+    if len(secret) > MAX_SECRET_CHARS:
+        problems.append(f"webhook_secret must be at most {MAX_SECRET_CHARS} characters")
+    if any(c in secret for c in "\r\n\x00"):
+        problems.append("webhook_secret must not contain line breaks")
+    elif any(c < " " or c == "\x7f" for c in secret):
+        problems.append("webhook_secret must not contain control characters")
+    elif not all(" " <= c <= "~" for c in secret):
+        problems.append("webhook_secret must be printable ASCII")
+    elif secret != secret.strip():
+        problems.append("webhook_secret must not start or end with whitespace")
+    return problems
+
+
 def _text_problems(req: ImagineRequest) -> list[str]:
     """Strings the database and HTTP headers cannot carry: NUL and lone surrogates."""
     problems: list[str] = []
@@ -117,20 +143,13 @@ def validate_imagine(
 
     webhook_url = req.webhook_url.strip() if req.webhook_url else None
     if webhook_url:
-        problem = _http_url_problem("webhook_url", webhook_url)
+        problem = _webhook_url_problem(webhook_url)
         if problem is None and policy is not None:
             problem = url_refusal(webhook_url, policy, "webhook_url")
         if problem is not None:
             problems.append(problem)
-    if req.webhook_secret is not None and len(req.webhook_secret) > MAX_SECRET_CHARS:
-        problems.append(f"webhook_secret must be at most {MAX_SECRET_CHARS} characters")
-    if req.webhook_secret is not None and any(c in req.webhook_secret for c in "\r\n\x00"):
-        problems.append("webhook_secret must not contain line breaks")
-    elif req.webhook_secret is not None and not all(
-        c == "\t" or " " <= c <= "~" for c in req.webhook_secret
-    ):
-        # It travels back as an HTTP header value, which is ASCII.
-        problems.append("webhook_secret must be printable ASCII")
+    if req.webhook_secret is not None:
+        problems.extend(_webhook_secret_problems(req.webhook_secret))
 
     if problems or model is None:
         raise ValidationFailed(*problems)

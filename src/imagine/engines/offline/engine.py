@@ -1,18 +1,36 @@
-"""OfflineEngine: runs the instruction renderer off the event loop."""
+"""OfflineEngine: runs the instruction renderer off the event loop, cancellably."""
 
 from __future__ import annotations
 
+import threading
+from functools import partial
+
+import anyio
 import anyio.to_thread
 from PIL import Image
 
 from imagine.engines.base import EditOptions, EditResult
-from imagine.engines.offline.render import render
+from imagine.engines.offline.render import RenderCancelled, render
+
+__all__ = ["OfflineEngine", "RenderCancelled"]
 
 
 class OfflineEngine:
     """Applies the edits it recognises in the instruction; warns about the rest."""
 
     async def edit(self, image: Image.Image, prompt: str, options: EditOptions) -> EditResult:
-        """Edit on a worker thread so the event loop stays responsive."""
-        edited, warnings = await anyio.to_thread.run_sync(render, image, prompt, options.seed)
+        """Edit on a worker thread so the event loop stays responsive.
+
+        The render checks a stop flag between edits: `options.cancel` when given, else a
+        private one. Cancelling this call (the client left, shutdown) sets the flag and
+        returns at once; the thread stops before its next edit. A flag set by the caller
+        without cancelling makes this raise RenderCancelled.
+        """
+        stop = options.cancel if options.cancel is not None else threading.Event()
+        work = partial(render, image, prompt, options.seed, stop.is_set)
+        try:
+            edited, warnings = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            stop.set()
+            raise
         return EditResult(image=edited, warnings=warnings, engine="offline")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from imagine.engines.offline import rules
 from imagine.engines.offline.colours import COLOURS
 from imagine.engines.offline.colours import join_compound_names as _join_colours
-from imagine.engines.offline.rules import Edit, Family
+from imagine.engines.offline.rules import Edit, Family, SubjectOp, ToneOp
 
 __all__ = ["Edit", "Family", "Parsed", "parse"]
 
@@ -110,11 +110,11 @@ def _merge_followups(edits: list[Edit]) -> list[Edit]:
         prev = out[-1] if out else None
         if (
             prev is not None
-            and prev.op == "remove_background"
-            and edit.op == "tint"
+            and prev.op is SubjectOp.REMOVE_BACKGROUND
+            and edit.op is ToneOp.TINT
             and edit.colour is not None
         ):
-            out[-1] = replace(prev, op="background_colour", colour=edit.colour)
+            out[-1] = replace(prev, op=SubjectOp.BACKGROUND_COLOUR, colour=edit.colour)
             continue
         out.append(edit)
     return out
@@ -144,5 +144,3 @@ def parse(instruction: str) -> Parsed:
             phrase = clause if not found else " ".join(left)
             unrecognised.append(re.sub(r"qtext(\d+)", lambda m: quotes[int(m[1])], phrase))
     return Parsed(edits=tuple(_merge_followups(edits)), unrecognised=tuple(unrecognised))
-
-

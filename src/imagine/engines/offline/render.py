@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -10,22 +11,46 @@ from PIL import Image
 from imagine.engines.offline.families import filters, geometry, subject_edits, text, tone, weather
 from imagine.engines.offline.imaging import U8
 from imagine.engines.offline.parser import parse
-from imagine.engines.offline.rules import Edit, Family
+from imagine.engines.offline.rules import Edit, Family, SubjectOp, TextOp
 from imagine.engines.offline.subject import Context
 
 Apply = Callable[[U8, Edit, Context], U8]
 
+# Bounds on the work one instruction can ask for: every edit costs a pass (or several) over
+# the whole picture, and a prompt of 4,000 characters holds hundreds of clauses
+# ("snow 0.01%; snow 0.02%; …"). Each kind of edit is applied once (the last clause wins)
+# and at most MAX_EDITS kinds per image; the rest are named in a warning.
+MAX_EDITS = 8
+
+
+class RenderCancelled(Exception):
+    """The caller asked the render to stop; raised between two edits."""
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """One edit family: its name, its entry point and the ops its handler table covers."""
+
+    family: Family
+    apply: Apply
+    ops: Collection[str]
+
+
 # Fixed family order: subject edits see the untouched photo; weather sits on top of the
 # tone; geometry moves everything (weather included); text is drawn last so it stays upright.
-_ORDER: tuple[tuple[Family, Apply], ...] = (
-    ("subject", subject_edits.apply),
-    ("tone", tone.apply),
-    ("filters", filters.apply),
-    ("weather", weather.apply),
-    ("geometry", geometry.apply),
-    ("text", text.apply),
+FAMILIES: tuple[FamilySpec, ...] = (
+    FamilySpec("subject", subject_edits.apply, subject_edits.HANDLERS.keys()),
+    FamilySpec("tone", tone.apply, tone.HANDLERS.keys()),
+    FamilySpec("filters", filters.apply, filters.HANDLERS.keys()),
+    FamilySpec("weather", weather.apply, weather.HANDLERS.keys()),
+    FamilySpec("geometry", geometry.apply, geometry.HANDLERS.keys()),
+    FamilySpec("text", text.apply, text.HANDLERS.keys()),
 )
 _WHOLE_CANVAS: frozenset[Family] = frozenset({"geometry", "text"})  # these also move/draw alpha
+# a new backdrop replaces an earlier transparent one
+_BACKDROPS: frozenset[str] = frozenset(
+    {SubjectOp.BACKGROUND_BLUR, SubjectOp.BACKGROUND_COLOUR, SubjectOp.BACKGROUND_GRAY}
+)
 
 
 def describe(edit: Edit) -> str:
@@ -33,12 +58,47 @@ def describe(edit: Edit) -> str:
     return edit.op.replace("_", " ")
 
 
-def _apply_all(rgb: U8, edits: list[Edit], seed: int) -> tuple[U8, list[str]]:
+def _kind(edit: Edit) -> tuple[str, str]:
+    """What "the same edit" means for the caps: the op; for captions, the op and position
+    (two captions at one place would overprint each other anyway)."""
+    return (edit.op, edit.position if edit.op is TextOp.TEXT else "")
+
+
+def limit_edits(edits: Sequence[Edit], most: int = MAX_EDITS) -> tuple[list[Edit], list[str]]:
+    """Keep one edit per kind (the last clause's parameters, the first clause's place in the
+    order) and at most `most` kinds; return the edits to apply and warnings naming the rest."""
+    by_kind: dict[tuple[str, str], Edit] = {}
+    replaced: dict[str, int] = {}
+    for edit in edits:
+        kind = _kind(edit)
+        if kind in by_kind:
+            replaced[describe(edit)] = replaced.get(describe(edit), 0) + 1
+        by_kind[kind] = edit  # a dict keeps the first insertion's position
+    kept = list(by_kind.values())
+    notes: list[str] = []
+    if replaced:
+        counts = ", ".join(f'{n} earlier "{name}"' for name, n in replaced.items())
+        notes.append(
+            f"offline engine applies each kind of edit once (the last one given): ignored {counts}"
+        )
+    if len(kept) > most:
+        names = _quote(tuple(describe(e) for e in kept[most:]), most=8)
+        notes.append(f"offline engine applies at most {most} edits: ignored {names}")
+        kept = kept[:most]
+    return kept, notes
+
+
+def _apply_all(
+    rgb: U8, edits: list[Edit], seed: int, cancelled: Callable[[], bool]
+) -> tuple[U8, list[str]]:
     ctx = Context(original=rgb, rng=np.random.default_rng(seed))
     canvas: U8 = rgb
     notes: list[str] = []
-    for family, fn in _ORDER:
+    for spec in FAMILIES:
+        family, fn = spec.family, spec.apply
         for edit in (e for e in edits if e.family == family):
+            if cancelled():
+                raise RenderCancelled
             try:
                 if family in _WHOLE_CANVAS or canvas.shape[2] == 3:
                     out = fn(canvas, edit, ctx)
@@ -48,7 +108,7 @@ def _apply_all(rgb: U8, edits: list[Edit], seed: int) -> tuple[U8, list[str]]:
                 name = type(exc).__name__
                 notes.append(f"offline engine could not apply {describe(edit)} ({name})")
                 continue
-            if family == "subject" and edit.op.startswith("background") and canvas.shape[2] == 4:
+            if edit.op in _BACKDROPS and canvas.shape[2] == 4:
                 out = out[..., :3]  # a new backdrop replaces an earlier transparent one
             canvas = np.ascontiguousarray(out)
     return canvas, notes
@@ -61,12 +121,27 @@ def _quote(phrases: tuple[str, ...], most: int = 5, width: int = 80) -> str:
     return "; ".join(f'"{p}"' for p in shown) + more
 
 
-def render(image: Image.Image, instruction: str, seed: int | None) -> tuple[Image.Image, list[str]]:
-    """Apply every edit recognised in the instruction; warn about the words left over."""
+def _never() -> bool:
+    return False
+
+
+def render(
+    image: Image.Image,
+    instruction: str,
+    seed: int | None,
+    cancelled: Callable[[], bool] = _never,
+) -> tuple[Image.Image, list[str]]:
+    """Apply the edits recognised in the instruction (within the caps); warn about the rest.
+
+    `cancelled` is polled before each edit; once it answers True the render stops there and
+    raises RenderCancelled (an edit already under way finishes first).
+    """
     parsed = parse(instruction if isinstance(instruction, str) else "")
+    edits, capped = limit_edits(parsed.edits)
     rgb = np.array(image.convert("RGB"), dtype=np.uint8)
     # numpy wants a non-negative seed; fold any int (negative, huge) into 64 bits
-    canvas, warnings = _apply_all(rgb, list(parsed.edits), (seed or 0) % 2**64)
+    canvas, warnings = _apply_all(rgb, edits, (seed or 0) % 2**64, cancelled)
+    warnings[:0] = capped
     if parsed.unrecognised:
         quoted = _quote(parsed.unrecognised)
         suffix = " (image returned unchanged)" if not parsed.edits else ""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import cv2
 import numpy as np
 
+from imagine.engines.offline.families import Handler
 from imagine.engines.offline.imaging import U8, as_float, to_u8
-from imagine.engines.offline.rules import Edit
+from imagine.engines.offline.rules import Edit, FilterOp
 from imagine.engines.offline.subject import Context
 
 
@@ -49,8 +53,7 @@ def _cartoon(rgb: U8, amount: float) -> U8:
     flat = (np.floor(smooth.astype(np.float32) / step) + 0.5) * step
     # ink lines where the local luminance changes sharply
     gray = cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 5)
-    edges = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY,
-                                  9, 4)
+    edges = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 4)
     ink = (edges.astype(np.float32) / 255.0)[..., None]
     return to_u8(flat * ink)
 
@@ -84,20 +87,19 @@ def _hdr(rgb: U8, amount: float) -> U8:
     return to_u8(gray + (out - gray) * (1.0 + 0.15 * amount))
 
 
+HANDLERS: Mapping[FilterOp, Handler] = MappingProxyType(
+    {
+        # filters are pure functions of the pixels: the context is not used
+        FilterOp.BLUR: lambda rgb, edit, _: blur(rgb, 0.006 * _side(rgb) * _amount(edit)),
+        FilterOp.SHARPEN: lambda rgb, edit, _: _sharpen(rgb, _amount(edit)),
+        FilterOp.PIXELATE: lambda rgb, edit, _: _pixelate(rgb, _amount(edit)),
+        FilterOp.CARTOON: lambda rgb, edit, _: _cartoon(rgb, _amount(edit)),
+        FilterOp.SKETCH: lambda rgb, edit, _: _sketch(rgb, _amount(edit)),
+        FilterOp.HDR: lambda rgb, edit, _: _hdr(rgb, _amount(edit)),
+    }
+)
+
+
 def apply(rgb: U8, edit: Edit, ctx: Context) -> U8:
-    """Apply one filter edit to an RGB uint8 array."""
-    del ctx  # filters are pure functions of the pixels
-    amount = _amount(edit)
-    if edit.op == "blur":
-        return blur(rgb, 0.006 * _side(rgb) * amount)
-    if edit.op == "sharpen":
-        return _sharpen(rgb, amount)
-    if edit.op == "pixelate":
-        return _pixelate(rgb, amount)
-    if edit.op == "cartoon":
-        return _cartoon(rgb, amount)
-    if edit.op == "sketch":
-        return _sketch(rgb, amount)
-    if edit.op == "hdr":
-        return _hdr(rgb, amount)
-    return rgb
+    """Apply one filter edit to an RGB uint8 array (ValueError for an op not of this family)."""
+    return HANDLERS[FilterOp(edit.op)](rgb, edit, ctx)

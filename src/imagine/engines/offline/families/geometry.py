@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import cv2
 import numpy as np
 
+from imagine.engines.offline.families import Handler
 from imagine.engines.offline.imaging import U8
-from imagine.engines.offline.rules import Edit
+from imagine.engines.offline.rules import Edit, GeometryOp
 from imagine.engines.offline.subject import Context
 
 
@@ -27,8 +30,7 @@ def _rotate(img: U8, clockwise: float) -> U8:
     scale = cos + sin * max(w / h, h / w)
     matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), -angle, scale)
     return np.asarray(
-        cv2.warpAffine(img, matrix, (w, h), flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REFLECT),
+        cv2.warpAffine(img, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT),
         np.uint8,
     )
 
@@ -42,13 +44,19 @@ def _zoom(img: U8, amount: float) -> U8:
     return np.asarray(cv2.resize(crop, (w, h), interpolation=cv2.INTER_CUBIC), np.uint8)
 
 
+def _flip(img: U8, vertical: bool) -> U8:
+    return np.ascontiguousarray(img[::-1] if vertical else img[:, ::-1])
+
+
+HANDLERS: Mapping[GeometryOp, Handler] = MappingProxyType(
+    {
+        GeometryOp.ROTATE: lambda img, edit, _: _rotate(img, edit.angle),
+        GeometryOp.FLIP: lambda img, edit, _: _flip(img, edit.vertical),
+        GeometryOp.ZOOM: lambda img, edit, _: _zoom(img, edit.amount),
+    }
+)
+
+
 def apply(img: U8, edit: Edit, ctx: Context) -> U8:
     """Apply one geometric edit; works on any channel count so alpha follows the pixels."""
-    del ctx
-    if edit.op == "rotate":
-        return _rotate(img, edit.angle)
-    if edit.op == "flip":
-        return np.ascontiguousarray(img[::-1] if edit.vertical else img[:, ::-1])
-    if edit.op == "zoom":
-        return _zoom(img, edit.amount)
-    return img
+    return HANDLERS[GeometryOp(edit.op)](img, edit, ctx)

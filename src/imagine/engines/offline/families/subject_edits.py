@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import cv2
 import numpy as np
 
 from imagine.engines.offline.colours import Colour
+from imagine.engines.offline.families import Handler
 from imagine.engines.offline.families.filters import blur
 from imagine.engines.offline.imaging import F32, U8, lerp, luminance, to_u8
-from imagine.engines.offline.rules import Edit
+from imagine.engines.offline.rules import Edit, SubjectOp
 from imagine.engines.offline.subject import Context
 
 # specular gain and diffuse-shading contrast per finish: matte keeps little of the highlights
@@ -55,8 +59,10 @@ def _bbox(mask: F32, margin: int) -> tuple[slice, slice] | None:
     if rows.size == 0:
         return None
     h, w = mask.shape
-    return (slice(max(0, rows[0] - margin), min(h, rows[-1] + margin + 1)),
-            slice(max(0, cols[0] - margin), min(w, cols[-1] + margin + 1)))
+    return (
+        slice(max(0, rows[0] - margin), min(h, rows[-1] + margin + 1)),
+        slice(max(0, cols[0] - margin), min(w, cols[-1] + margin + 1)),
+    )
 
 
 def _recolour(rgb: U8, colour: Colour, ctx: Context) -> U8:
@@ -116,17 +122,25 @@ def _transparent(rgb: U8, ctx: Context) -> U8:
     return np.concatenate([rgb, alpha[..., None]], axis=2)
 
 
+def _recolour_edit(rgb: U8, edit: Edit, ctx: Context) -> U8:
+    return rgb if edit.colour is None else _recolour(rgb, edit.colour, ctx)
+
+
+def _background_colour_edit(rgb: U8, edit: Edit, ctx: Context) -> U8:
+    return rgb if edit.colour is None else _background_to(rgb, edit.colour.rgb, ctx)
+
+
+HANDLERS: Mapping[SubjectOp, Handler] = MappingProxyType(
+    {
+        SubjectOp.RECOLOUR: _recolour_edit,
+        SubjectOp.BACKGROUND_BLUR: lambda rgb, edit, ctx: _background_blur(rgb, edit.amount, ctx),
+        SubjectOp.BACKGROUND_COLOUR: _background_colour_edit,
+        SubjectOp.BACKGROUND_GRAY: lambda rgb, _, ctx: _background_gray(rgb, ctx),
+        SubjectOp.REMOVE_BACKGROUND: lambda rgb, _, ctx: _transparent(rgb, ctx),
+    }
+)
+
+
 def apply(rgb: U8, edit: Edit, ctx: Context) -> U8:
     """Apply one subject-aware edit; "remove_background" returns RGBA (H×W×4)."""
-    if edit.op == "recolour" and edit.colour is not None:
-        return _recolour(rgb, edit.colour, ctx)
-    if edit.op == "background_blur":
-        return _background_blur(rgb, edit.amount, ctx)
-    if edit.op == "background_colour" and edit.colour is not None:
-        return _background_to(rgb, edit.colour.rgb, ctx)
-    if edit.op == "background_gray":
-        return _background_gray(rgb, ctx)
-    if edit.op == "remove_background":
-        return _transparent(rgb, ctx)
-    return rgb
-
+    return HANDLERS[SubjectOp(edit.op)](rgb, edit, ctx)

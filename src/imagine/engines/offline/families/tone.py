@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import cv2
 import numpy as np
 
+from imagine.engines.offline.families import Handler
 from imagine.engines.offline.imaging import (
     F32,
     LEVELS,
@@ -16,12 +20,10 @@ from imagine.engines.offline.imaging import (
     radial_distance,
     to_u8,
 )
-from imagine.engines.offline.rules import Edit
+from imagine.engines.offline.rules import Edit, ToneOp
 from imagine.engines.offline.subject import Context
 
-_SEPIA = np.array(
-    [[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], np.float32
-)
+_SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], np.float32)
 
 
 def _gray3(rgb: U8) -> U8:
@@ -103,35 +105,46 @@ def _tint(rgb: U8, colour: tuple[int, int, int], amount: float) -> U8:
     return to_u8(lerp(rgb, tinted, 0.45 * min(abs(amount), 2.0)))
 
 
+def _blended(rgb: U8, look: U8, amount: float) -> U8:
+    """A replacing look (sepia, night…) blended in by the edit's strength."""
+    return to_u8(lerp(rgb, look, _strength(amount)))
+
+
+def _warmth(rgb: U8, amount: float) -> U8:
+    """Positive amounts warm (red up, blue down), negative ones cool."""
+    k = 0.12 * float(np.clip(amount, -3.0, 3.0))
+    return _gains(rgb, 1.0 + k, 1.0 + 0.15 * k, 1.0 - k)
+
+
+def _tint_edit(rgb: U8, edit: Edit, ctx: Context) -> U8:
+    del ctx
+    if edit.colour is None:
+        return rgb
+    r, g, b = edit.colour.rgb
+    if max(r, g, b) - min(r, g, b) < 24:  # "make it grey": a neutral tint is black and white
+        return _gray3(rgb)
+    return _tint(rgb, edit.colour.rgb, edit.amount)
+
+
+HANDLERS: Mapping[ToneOp, Handler] = MappingProxyType(
+    {
+        ToneOp.GRAYSCALE: lambda rgb, e, _: _blended(rgb, _gray3(rgb), e.amount),
+        ToneOp.SEPIA: lambda rgb, e, _: _blended(rgb, _sepia(rgb), e.amount),
+        ToneOp.VINTAGE: lambda rgb, e, ctx: _blended(rgb, _vintage(rgb, ctx), e.amount),
+        ToneOp.NIGHT: lambda rgb, e, _: _blended(rgb, _night(rgb), e.amount),
+        ToneOp.GOLDEN_HOUR: lambda rgb, e, _: _blended(rgb, _golden_hour(rgb), e.amount),
+        ToneOp.INVERT: lambda rgb, e, _: _blended(rgb, 255 - rgb, e.amount),
+        ToneOp.WARMER: lambda rgb, e, _: _warmth(rgb, e.amount),
+        ToneOp.COOLER: lambda rgb, e, _: _warmth(rgb, -e.amount),
+        ToneOp.BRIGHTER: lambda rgb, e, _: _gamma(rgb, 1.0 / _scale(e.amount, 0.45)),
+        ToneOp.DARKER: lambda rgb, e, _: _gamma(rgb, 1.0 / _scale(-e.amount, 0.45)),
+        ToneOp.CONTRAST: lambda rgb, e, _: _contrast(rgb, _scale(e.amount, 0.35)),
+        ToneOp.SATURATION: lambda rgb, e, _: _saturation(rgb, _scale(e.amount, 0.5)),
+        ToneOp.TINT: _tint_edit,
+    }
+)
+
+
 def apply(rgb: U8, edit: Edit, ctx: Context) -> U8:
     """Apply one tone/colour edit to an RGB uint8 array."""
-    op, amount = edit.op, edit.amount
-    blend = _strength(amount)
-    if op == "grayscale":
-        return to_u8(lerp(rgb, _gray3(rgb), blend))
-    if op == "sepia":
-        return to_u8(lerp(rgb, _sepia(rgb), blend))
-    if op == "vintage":
-        return to_u8(lerp(rgb, _vintage(rgb, ctx), blend))
-    if op == "night":
-        return to_u8(lerp(rgb, _night(rgb), blend))
-    if op == "golden_hour":
-        return to_u8(lerp(rgb, _golden_hour(rgb), blend))
-    if op == "invert":
-        return to_u8(lerp(rgb, 255 - rgb, blend))
-    if op in ("warmer", "cooler"):
-        k = 0.12 * float(np.clip(amount, -3.0, 3.0)) * (1.0 if op == "warmer" else -1.0)
-        return _gains(rgb, 1.0 + k, 1.0 + 0.15 * k, 1.0 - k)
-    if op in ("brighter", "darker"):
-        factor = _scale(amount if op == "brighter" else -amount, 0.45)
-        return _gamma(rgb, 1.0 / factor)
-    if op == "contrast":
-        return _contrast(rgb, _scale(amount, 0.35))
-    if op == "saturation":
-        return _saturation(rgb, _scale(amount, 0.5))
-    if op == "tint" and edit.colour is not None:
-        r, g, b = edit.colour.rgb
-        if max(r, g, b) - min(r, g, b) < 24:  # "make it grey": a neutral tint is black and white
-            return _gray3(rgb)
-        return _tint(rgb, edit.colour.rgb, amount)
-    return rgb
+    return HANDLERS[ToneOp(edit.op)](rgb, edit, ctx)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import cv2
 import numpy as np
 
+from imagine.engines.offline.families import Handler
 from imagine.engines.offline.imaging import F32, U8, as_float, lerp, radial_distance, to_u8
-from imagine.engines.offline.rules import Edit
+from imagine.engines.offline.rules import Edit, WeatherOp
 from imagine.engines.offline.subject import Context
 
 
@@ -14,8 +18,9 @@ def _amount(edit: Edit) -> float:
     return float(np.clip(abs(edit.amount), 0.3, 2.5))
 
 
-def _streaks(shape: tuple[int, int], count: int, length: float, thickness: int,
-             rng: np.random.Generator) -> F32:
+def _streaks(
+    shape: tuple[int, int], count: int, length: float, thickness: int, rng: np.random.Generator
+) -> F32:
     """A layer (0..1) of slanted anti-aliased line segments, one call to OpenCV."""
     h, w = shape
     layer = np.zeros((h, w), np.uint8)
@@ -63,12 +68,16 @@ def _reflections(rgb: U8, amount: float, ctx: Context) -> U8:
     ys = np.arange(axis + 1, h, dtype=np.float32)
     # mirror about the ground line, with a gentle ripple from the seeded generator
     phase = ctx.rng.uniform(0, 2 * np.pi, 2)
-    ripple = 0.004 * side * (np.sin(ys / (0.011 * side) + phase[0])
-                             + 0.5 * np.sin(ys / (0.0043 * side) + phase[1]))
+    ripple = (
+        0.004
+        * side
+        * (np.sin(ys / (0.011 * side) + phase[0]) + 0.5 * np.sin(ys / (0.0043 * side) + phase[1]))
+    )
     map_x = (np.arange(w, dtype=np.float32)[None, :] + ripple[:, None]).astype(np.float32)
     map_y = np.repeat((2 * axis - ys)[:, None], w, axis=1)
-    mirrored = cv2.remap(rgb, map_x, map_y.astype(np.float32), cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT)
+    mirrored = cv2.remap(
+        rgb, map_x, map_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
     k = max(3, round(0.012 * side))
     mirrored = cv2.blur(mirrored, (1, k))  # a wet surface smears reflections vertically
     dry = ctx.subject_mask()[axis + 1 :]
@@ -86,16 +95,18 @@ def _snow(rgb: U8, amount: float, ctx: Context) -> U8:
     h, w = rgb.shape[:2]
     side = max(h, w)
     gray = rgb.mean(axis=2, keepdims=True)
-    out = lerp(gray + (as_float(rgb) - gray) * 0.8, np.array([235, 240, 248], np.float32),
-               0.14 * amount)
+    out = lerp(
+        gray + (as_float(rgb) - gray) * 0.8, np.array([235, 240, 248], np.float32), 0.14 * amount
+    )
     layer = np.zeros((h, w), np.uint8)
     count = int(h * w / 1000 * amount)
     xs = ctx.rng.uniform(0, w, count)
     ys = ctx.rng.uniform(0, h, count)
     # mostly small far flakes, a few big near ones; sizes scale with the picture
     radii = max(1.5, 0.0015 * side) + ctx.rng.uniform(0.0, 1.0, count) ** 3 * 0.006 * side
-    for x, y, r in zip(xs.round().astype(int), ys.round().astype(int),
-                       radii.round().astype(int), strict=True):
+    for x, y, r in zip(
+        xs.round().astype(int), ys.round().astype(int), radii.round().astype(int), strict=True
+    ):
         cv2.circle(layer, (int(x), int(y)), int(r), 255, -1, cv2.LINE_AA)
     soft = cv2.GaussianBlur(layer.astype(np.float32) / 255.0, (0, 0), sigmaX=0.7)
     return to_u8(lerp(out, np.array([250, 251, 255], np.float32), np.clip(soft * 1.2, 0, 1)))
@@ -119,17 +130,17 @@ def _vignette(rgb: U8, amount: float) -> U8:
     return to_u8(as_float(rgb) * falloff[..., None])
 
 
+HANDLERS: Mapping[WeatherOp, Handler] = MappingProxyType(
+    {
+        WeatherOp.RAIN: lambda rgb, edit, ctx: _rain(rgb, _amount(edit), ctx),
+        WeatherOp.REFLECTIONS: lambda rgb, edit, ctx: _reflections(rgb, _amount(edit), ctx),
+        WeatherOp.SNOW: lambda rgb, edit, ctx: _snow(rgb, _amount(edit), ctx),
+        WeatherOp.FOG: lambda rgb, edit, ctx: _fog(rgb, _amount(edit), ctx),
+        WeatherOp.VIGNETTE: lambda rgb, edit, _: _vignette(rgb, _amount(edit)),
+    }
+)
+
+
 def apply(rgb: U8, edit: Edit, ctx: Context) -> U8:
     """Apply one weather/light edit to an RGB uint8 array."""
-    amount = _amount(edit)
-    if edit.op == "rain":
-        return _rain(rgb, amount, ctx)
-    if edit.op == "reflections":
-        return _reflections(rgb, amount, ctx)
-    if edit.op == "snow":
-        return _snow(rgb, amount, ctx)
-    if edit.op == "fog":
-        return _fog(rgb, amount, ctx)
-    if edit.op == "vignette":
-        return _vignette(rgb, amount)
-    return rgb
+    return HANDLERS[WeatherOp(edit.op)](rgb, edit, ctx)
