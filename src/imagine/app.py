@@ -21,6 +21,7 @@ from imagine.http.auth import AuthGateMiddleware
 from imagine.http.body_limit import BodyLimitMiddleware
 from imagine.http.deps import Edge
 from imagine.http.errors import install_error_handlers
+from imagine.http.headers import ApiHeadersMiddleware
 from imagine.http.openapi import install_openapi
 from imagine.http.ops import router as ops_router
 from imagine.services import Services, build_pipeline, build_services
@@ -61,10 +62,15 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         models=list(svc.routes.values()),
         metrics=svc.metrics,
         public_url=settings.resolved_public_url(),
+        metrics_token=(
+            settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        ),
     )
     install_error_handlers(app)
     install_openapi(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
+    )
 
     async def lookup(key: str) -> Account | None:
         async with svc.read_sessions() as session:
@@ -72,8 +78,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     # Added last, so it runs first: no body is read for a request without a valid key.
     app.add_middleware(
-        AuthGateMiddleware, lookup=CachedKeyLookup(lookup, svc.clock, settings.auth_cache_ttl)
+        AuthGateMiddleware,
+        lookup=CachedKeyLookup(lookup, svc.clock, settings.auth_cache_ttl),
+        max_uploads=settings.max_uploads_per_account,
     )
+    # Outermost: every API answer says it is not to be cached or sniffed.
+    app.add_middleware(ApiHeadersMiddleware)
     for router in (tasks_router, accounts_router, models_router, files_router, ops_router):
         app.include_router(router)
     return app

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -74,6 +74,21 @@ class Settings(BaseSettings):
         default=30 * 1024 * 1024,
         description="Largest accepted API request body: room for a data: URI of a"
         " IMAGINE_FETCH_MAX_BYTES image (base64 adds a third), little more.",
+    )
+    body_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a client has to send its whole request body (408 after).",
+    )
+    max_uploads_per_account: int = Field(
+        default=8,
+        ge=1,
+        description="Request bodies one account may be sending at once; more get 429 before"
+        " their body is read.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, /metrics answers only `Authorization: Bearer <token>`.",
     )
 
     # --- outputs ---

@@ -14,11 +14,11 @@ from typing import Annotated
 
 from fastapi import Header, Request
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagine.accounts.keys import parse_authorization
 from imagine.db.schema import Account
-from imagine.errors import ServiceBusy, Unauthorized
+from imagine.errors import RateLimited, ServiceBusy, Unauthorized
 
 ACCOUNT_SCOPE_KEY = "imagine.account"
 
@@ -26,12 +26,20 @@ Lookup = Callable[[str], Awaitable[Account | None]]
 
 
 class AuthGateMiddleware:
-    """Resolves the key of every request under `prefix`; stores the account in the scope."""
+    """Resolves the key of every request under `prefix`; stores the account in the scope.
 
-    def __init__(self, app: ASGIApp, lookup: Lookup, prefix: str = "/api/") -> None:
+    It also counts each account's bodies being received: beyond `max_uploads` at once the
+    request gets 429 before its body is read, so one key cannot hold many slow uploads.
+    """
+
+    def __init__(
+        self, app: ASGIApp, lookup: Lookup, prefix: str = "/api/", max_uploads: int = 8
+    ) -> None:
         self.app = app
         self.lookup = lookup
         self.prefix = prefix
+        self.max_uploads = max_uploads
+        self._uploads: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse unauthenticated API calls at once; pass everything else through."""
@@ -54,7 +62,49 @@ class AuthGateMiddleware:
             await _refuse(send, 401, {}, [])
             return
         scope.setdefault("state", {})[ACCOUNT_SCOPE_KEY] = account
-        await self.app(scope, receive, send)
+        if not _has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        if self._uploads.get(account.id, 0) >= self.max_uploads:
+            limited = RateLimited()
+            await _refuse(send, limited.status, limited.body(), [])
+            return
+        await self._counted(account.id, scope, receive, send)
+
+    async def _counted(self, account_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request while its body counts against the account's uploads."""
+        self._uploads[account_id] = self._uploads.get(account_id, 0) + 1
+        counted = True
+
+        def done() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                left = self._uploads.get(account_id, 1) - 1
+                if left > 0:
+                    self._uploads[account_id] = left
+                else:
+                    self._uploads.pop(account_id, None)
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                done()  # the body is complete (or the client left)
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        finally:
+            done()
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers") or []:
+        if name == b"content-length":
+            return bool(value != b"0")
+        if name == b"transfer-encoding":
+            return True
+    return False
 
 
 async def _refuse(

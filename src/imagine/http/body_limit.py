@@ -1,49 +1,75 @@
-"""Pure-ASGI request body cap: declared or streamed bodies over the limit get a 413."""
+"""Pure-ASGI request body guard: a size cap and a deadline, before anything is buffered.
+
+Declared or streamed bodies over `max_bytes` get a 413; a body still incomplete
+`timeout` seconds after the request started gets a 408, so a client that stalls half-way
+through a large body cannot hold its memory and connection indefinitely.
+"""
 
 from __future__ import annotations
 
 import json
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imagine.errors import PayloadTooLarge
+from imagine.errors import ImagineError, PayloadTooLarge
 
 
-class BodyTooLarge(Exception):
-    """Raised inside receive() when the streamed body passes the cap."""
+class BodyTimeout(ImagineError):
+    """408: the request body did not arrive in time."""
 
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(max_bytes)
-        self.max_bytes = max_bytes
+    status = 408
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"request body was not received within {timeout:g} s")
+
+
+class BodyRefused(Exception):
+    """Raised inside receive() when the body breaks a limit; carries the error to render."""
+
+    def __init__(self, error: ImagineError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies above `max_bytes` before they are buffered."""
+    """Refuses bodies above `max_bytes`, or not complete within `timeout` seconds."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float = 60.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check the declared length, then count streamed bytes."""
+        """Check the declared length, then count streamed bytes against the deadline."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+            await _refuse(send, PayloadTooLarge(self.max_bytes))
             return
         seen = 0
+        complete = False
         started = False
+        deadline = anyio.current_time() + self.timeout
 
         async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:
+                # After the body only the disconnect is left to wait for: no deadline.
+                return await receive()
+            try:
+                with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyRefused(BodyTimeout(self.timeout)) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                    raise BodyRefused(PayloadTooLarge(self.max_bytes))
+                complete = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -54,21 +80,22 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
+        except BodyRefused as exc:
             if not started:
-                await self._refuse(send)
+                await _refuse(send, exc.error)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(PayloadTooLarge(self.max_bytes).body()).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+async def _refuse(send: Send, error: ImagineError) -> None:
+    body = json.dumps(error.body()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

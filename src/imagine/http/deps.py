@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine.clock import Clock
 from imagine.db.schema import Account
 from imagine.engines.registry import ModelRoute
+from imagine.errors import Unauthorized
 from imagine.http.auth import authenticated_account
 from imagine.metrics import Metrics
 from imagine.storage.store import Store
@@ -29,6 +31,7 @@ class Edge:
     models: Sequence[ModelRoute]
     metrics: Metrics
     public_url: str
+    metrics_token: str | None = None  # when set, /metrics wants `Bearer <token>`
 
 
 def _edge(request: Request) -> Edge:
@@ -56,8 +59,17 @@ def _models(request: Request) -> Sequence[ModelRoute]:
     return _edge(request).models
 
 
-def _metrics(request: Request) -> Metrics:
-    return _edge(request).metrics
+def metrics_access(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer <metrics token>")] = None,
+) -> Metrics:
+    """The metrics registry, if the metrics token (when one is configured) was presented."""
+    edge = _edge(request)
+    if edge.metrics_token is not None:
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), edge.metrics_token.encode()):
+            raise Unauthorized()
+    return edge.metrics
 
 
 def _public_url(request: Request) -> str:
@@ -69,6 +81,6 @@ ClockDep = Annotated[Clock, Depends(_clock)]
 StoreDep = Annotated[Store, Depends(_store)]
 PipelineDep = Annotated[EditPipeline, Depends(_pipeline)]
 ModelsDep = Annotated[Sequence[ModelRoute], Depends(_models)]
-MetricsDep = Annotated[Metrics, Depends(_metrics)]
+MetricsDep = Annotated[Metrics, Depends(metrics_access)]
 PublicUrlDep = Annotated[str, Depends(_public_url)]
 AccountDep = Annotated[Account, Depends(authenticated_account)]

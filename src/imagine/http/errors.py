@@ -12,11 +12,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from imagine.errors import (
     ImagineError,
     InternalError,
-    PayloadTooLarge,
     ServiceBusy,
     ValidationFailed,
 )
-from imagine.http.body_limit import BodyTooLarge
+from imagine.http.body_limit import BodyRefused
 from imagine.http.disconnect import ClientGone
 from imagine.http.validation import messages_for
 
@@ -56,8 +55,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if isinstance(exc.__cause__, BodyTooLarge):
-            return render(PayloadTooLarge(exc.__cause__.max_bytes))
+        if isinstance(exc.__cause__, BodyRefused):
+            refused = render(exc.__cause__.error)
+            # The rest of the body stays unread: close rather than drain it.
+            refused.headers["connection"] = "close"
+            return refused
         reason = _REASONS.get(exc.status_code, str(exc.detail))
         return render(ImagineError(*([reason] if reason else []), status=exc.status_code))
 
