@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 
 import anyio.to_thread
-from PIL import Image, ImageOps
+from PIL import Image
 
 from imagine import images
 from imagine.engines.base import EditOptions, SourceImage
@@ -172,6 +172,4 @@ def decode_data_uri(uri: str, max_bytes: int = MAX_RESULT_BYTES) -> bytes:
 
 def fit(image: Image.Image, width: int, height: int) -> Image.Image:
     """Crop-to-cover and resize to the requested size (providers round sizes their own way)."""
-    if image.size == (width, height):
-        return image
-    return ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
+    return images.cover(image, width, height)
