@@ -6,7 +6,18 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+import anyio.to_thread
 from PIL import Image
+
+from imagine.images import ImageInfo
+
+
+@dataclass(frozen=True)
+class SourceImage:
+    """The input as encoded bytes a provider may take as they are (see `uses_source`)."""
+
+    data: bytes = field(repr=False)
+    info: ImageInfo
 
 
 @dataclass(frozen=True)
@@ -19,18 +30,70 @@ class EditOptions:
     height: int
     seed: int | None = None
     output_format: Literal["png", "jpeg"] = "png"
+<<<<<<< HEAD
     # Set it to ask an engine doing CPU work on a thread (offline) to stop at its next
     # checkpoint. Cancelling the awaiting task sets it too, so callers rarely need it.
     cancel: threading.Event | None = field(default=None, compare=False, repr=False)
+=======
+    # The input's bytes (original or one fast transcode, engines.payload.prepare_source).
+    # An engine with `uses_source` then uploads these and ignores `image`, and returns the
+    # provider's validated bytes in EditResult.data instead of decoded pixels.
+    source: SourceImage | None = field(default=None, repr=False, compare=False)
+>>>>>>> perf
 
 
-@dataclass
 class EditResult:
-    """The edited image plus human-readable notes for the response's `warnings`."""
+    """The edited image plus human-readable notes for the response's `warnings`.
 
-    image: Image.Image
-    warnings: list[str] = field(default_factory=list)
-    engine: str = ""
+    An engine gives pixels (`image`), or encoded bytes as a provider returned them (`data`,
+    `format` "png"/"jpeg"/"webp", already validated, at the provider's native size). With
+    bytes only, `image` decodes them on first use (CPU-bound: prefer `await pixels()`).
+    """
+
+    def __init__(
+        self,
+        image: Image.Image | None = None,
+        warnings: list[str] | None = None,
+        engine: str = "",
+        *,
+        data: bytes | None = None,
+        format: str | None = None,
+    ) -> None:
+        if image is None and data is None:
+            raise ValueError("an EditResult needs an image or its encoded bytes")
+        self._image = image
+        self.warnings: list[str] = warnings if warnings is not None else []
+        self.engine = engine
+        self.data = data
+        self.format = format
+
+    @property
+    def image(self) -> Image.Image:
+        """The pixels (decoded from `data` on first use when the engine gave bytes)."""
+        if self._image is None:
+            from imagine.engines.payload import decode_bytes
+
+            assert self.data is not None
+            self._image = decode_bytes(self.data)
+        return self._image
+
+    @image.setter
+    def image(self, value: Image.Image) -> None:
+        self._image = value
+
+    def passes_through(self, output_format: str) -> bool:
+        """True when `data` can be stored as it is for `output_format` (no re-encode)."""
+        return self.data is not None and self.format == output_format
+
+    async def pixels(self) -> Image.Image:
+        """`image`, decoded on a worker thread when needed."""
+        if self._image is not None:
+            return self._image
+        return await anyio.to_thread.run_sync(lambda: self.image)
+
+    def __repr__(self) -> str:
+        what = f"{len(self.data)} {self.format} bytes" if self.data is not None else "pixels"
+        return f"EditResult(engine={self.engine!r}, {what}, warnings={self.warnings!r})"
 
 
 class Engine(Protocol):
@@ -43,3 +106,17 @@ class Engine(Protocol):
     async def edit(self, image: Image.Image, prompt: str, options: EditOptions) -> EditResult:
         """Return the edited image."""
         ...
+
+
+def uses_source(engine: object) -> bool:
+    """True for an engine that works from `EditOptions.source` bytes and needs no pixels
+    (hosted providers): the caller may skip decoding and pass `placeholder_image()`."""
+    return bool(getattr(engine, "uses_source", False))
+
+
+_PLACEHOLDER = Image.new("RGB", (1, 1))
+
+
+def placeholder_image() -> Image.Image:
+    """The `image` to pass an engine that `uses_source` when `options.source` is set."""
+    return _PLACEHOLDER

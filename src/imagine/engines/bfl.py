@@ -12,7 +12,7 @@ from PIL import Image
 from imagine.engines.base import EditOptions
 from imagine.engines.hosted import HostedEngine, malformed
 from imagine.engines.limiter import Limiter
-from imagine.engines.payload import encode_base64
+from imagine.engines.payload import input_base64
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
 from imagine.errors import ContentPolicyViolation, UpstreamFailed
 
@@ -71,10 +71,10 @@ class BflEngine(HostedEngine):
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions
     ) -> dict[str, Any]:
-        """The submit body: base64 PNG input, ratio, format, tolerance, no upsampling."""
+        """The submit body: base64 input (source bytes or PNG), ratio, format, tolerance."""
         body: dict[str, Any] = {
             "prompt": prompt,
-            "input_image": await encode_base64(image),
+            "input_image": await input_base64(image, options),
             "aspect_ratio": options.aspect_ratio,
             "output_format": options.output_format,
             "safety_tolerance": self.safety_tolerance,
@@ -89,6 +89,7 @@ class BflEngine(HostedEngine):
         response = await self.upstream.send(
             "POST", f"{self.base_url}/v1/{self.endpoint}", deadline, "submit", json=body
         )
+        body.clear()  # the upload is the provider's now: hold no copy while polling
         if response.status_code in (400, 422):
             log.warning("upstream rejected the request", engine=self.name,
                         status=response.status_code)

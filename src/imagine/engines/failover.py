@@ -8,7 +8,7 @@ import structlog
 from PIL import Image
 
 from imagine.clock import Clock
-from imagine.engines.base import EditOptions, EditResult, Engine
+from imagine.engines.base import EditOptions, EditResult, Engine, uses_source
 from imagine.engines.hosted import DeadlineAware
 from imagine.engines.upstream import Deadline, SubmitTimeout, UpstreamOutage
 from imagine.errors import ImagineError, RateLimited, UpstreamUnavailable
@@ -37,6 +37,11 @@ class FailoverEngine:
         self.engines = list(engines)
         self.clock = clock
         self.deadline_s = deadline_s
+
+    @property
+    def uses_source(self) -> bool:
+        """True when every engine takes EditOptions.source bytes (all hosted)."""
+        return all(uses_source(engine) for _, engine in self.engines)
 
     @property
     def names(self) -> list[str]:

@@ -12,7 +12,7 @@ from PIL import Image
 from imagine.engines.base import EditOptions
 from imagine.engines.hosted import HostedEngine, malformed
 from imagine.engines.limiter import Limiter
-from imagine.engines.payload import encode_data_uri
+from imagine.engines.payload import input_data_uri
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
 from imagine.errors import ContentPolicyViolation, UpstreamFailed
 
@@ -87,7 +87,7 @@ class FalEngine(HostedEngine):
         """The queue input: data-URI image, ratio, format, tolerance (fal takes it as a string)."""
         body: dict[str, Any] = {
             "prompt": prompt,
-            "image_url": await encode_data_uri(image),
+            "image_url": await input_data_uri(image, options),
             "aspect_ratio": options.aspect_ratio,
             "output_format": options.output_format,
             "safety_tolerance": str(self.safety_tolerance),
@@ -111,6 +111,7 @@ class FalEngine(HostedEngine):
         """Enqueue, poll status_url until COMPLETED, then read response_url."""
         queue_url = f"{self.base_url}/{self.app}"
         response = await self.upstream.send("POST", queue_url, deadline, "submit", json=body)
+        body.clear()  # the upload is the provider's now: hold no copy while polling
         self._refused(response)
         answer = json_object(response, self.name)
         request_id = answer.get("request_id")

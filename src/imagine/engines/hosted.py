@@ -12,7 +12,7 @@ from PIL import Image
 
 from imagine.engines.base import EditOptions, EditResult
 from imagine.engines.limiter import Limiter, hold_all
-from imagine.engines.payload import decode_result, fit
+from imagine.engines.payload import decode_result, fit, validate_result_bytes
 from imagine.engines.upstream import Deadline, UpstreamClient, backoff
 from imagine.errors import ImagineError, UpstreamFailed, UpstreamTimeout
 
@@ -42,6 +42,8 @@ class HostedEngine(ABC):
     """A provider that takes a task, runs it asynchronously and hands back a result URL."""
 
     name = "hosted"
+    # Takes EditOptions.source bytes as the upload and returns the provider's bytes.
+    uses_source = True
 
     def __init__(
         self,
@@ -68,12 +70,22 @@ class HostedEngine(ABC):
     async def edit_by(
         self, image: Image.Image, prompt: str, options: EditOptions, deadline: Deadline
     ) -> EditResult:
-        """Submit, wait for the task while holding a provider slot, then fetch and decode."""
+        """Submit, wait for the task while holding a provider slot, then fetch the result.
+
+        With `options.source` the result is the provider's bytes, validated but neither
+        decoded nor resampled (its native size); without, decoded and fitted as before.
+        `run` empties the request body once submitted, so a held edit keeps no upload.
+        """
         request = await self.prepare(image, prompt, options)
         wait = min(self.queue_timeout, deadline.remaining("submit"))
         async with hold_all(self.limiters, wait):
             result_url = await self.run(request, options, deadline)
         data = await self.upstream.download(result_url, deadline)
+        if options.source is not None:
+            info = await validate_result_bytes(data)
+            log.info("upstream edit finished", engine=self.name, model=options.model,
+                     format=info.format, width=info.width, height=info.height)
+            return EditResult(engine=self.name, data=data, format=info.format)
         edited = fit(await decode_result(data), options.width, options.height)
         log.info("upstream edit finished", engine=self.name, model=options.model)
         return EditResult(image=edited, engine=self.name)
@@ -86,7 +98,9 @@ class HostedEngine(ABC):
 
     @abstractmethod
     async def run(self, body: dict[str, Any], options: EditOptions, deadline: Deadline) -> str:
-        """Submit and wait; return the result URL or raise a mapped ImagineError."""
+        """Submit and wait; return the result URL or raise a mapped ImagineError.
+
+        Clears `body` once the provider has it (the upload is not kept while polling)."""
 
     async def poll(
         self,

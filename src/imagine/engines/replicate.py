@@ -11,7 +11,7 @@ from PIL import Image
 from imagine.engines.base import EditOptions
 from imagine.engines.hosted import HostedEngine, malformed
 from imagine.engines.limiter import Limiter
-from imagine.engines.payload import encode_data_uri
+from imagine.engines.payload import input_data_uri
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
 from imagine.errors import ContentPolicyViolation, UpstreamFailed
 
@@ -78,7 +78,7 @@ class ReplicateEngine(HostedEngine):
         """The prediction body: {input: {prompt, input_image (data URI), ratio, format, ...}}."""
         data: dict[str, Any] = {
             "prompt": prompt,
-            "input_image": await encode_data_uri(image),
+            "input_image": await input_data_uri(image, options),
             "aspect_ratio": options.aspect_ratio,
             "output_format": "jpg" if options.output_format == "jpeg" else "png",
             "safety_tolerance": self.safety_tolerance,
@@ -95,6 +95,7 @@ class ReplicateEngine(HostedEngine):
             "POST", f"{self.base_url}/v1/models/{self.model}/predictions", deadline, "submit",
             json=body, headers={"Prefer": f"wait={wait}"}, call_timeout=wait + 15.0,
         )
+        body.clear()  # the upload is the provider's now: hold no copy while polling
         if 400 <= response.status_code < 500:
             log.warning("upstream rejected the request", engine=self.name,
                         status=response.status_code)

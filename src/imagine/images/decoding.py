@@ -1,11 +1,10 @@
-"""Decode, validate, orient, size and encode images (CPU-bound: call off the event loop)."""
+"""Decode with an allow-list of formats, a bomb guard and EXIF orientation (CPU-bound)."""
 
 from __future__ import annotations
 
 import io
 import os
 import struct
-from typing import Literal
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -13,7 +12,6 @@ from imagine.errors import ImageRejected
 from imagine.image_header import check_pixels, sniff
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
-CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
 
 
 def decode(
@@ -42,9 +40,7 @@ def decode(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected("image_url image is too large to decode") from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-        raise ImageRejected(
-            f"image_url is a truncated or corrupt {header.format} file"
-        ) from exc
+        raise ImageRejected(f"image_url is a truncated or corrupt {header.format} file") from exc
     oriented: Image.Image = img
     try:
         oriented = ImageOps.exif_transpose(img)
@@ -70,23 +66,3 @@ def to_rgb(img: Image.Image) -> Image.Image:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         return img.point(lambda v: v / 256).convert("L").convert("RGB")
     return img.convert("RGB")
-
-
-def cover(img: Image.Image, width: int, height: int) -> Image.Image:
-    """Crop to the target's aspect ratio around the centre, then resize (never stretch)."""
-    return ImageOps.fit(img, (width, height), method=Image.Resampling.LANCZOS)
-
-
-def encode(img: Image.Image, fmt: Literal["png", "jpeg"]) -> bytes:
-    """Encode without metadata (a fresh image carries no EXIF, ICC or text chunks)."""
-    clean = Image.new(img.mode, img.size)
-    clean.paste(img)
-    buf = io.BytesIO()
-    if fmt == "jpeg":
-        rgb = to_rgb(clean) if clean.mode != "RGB" else clean
-        rgb.save(buf, "JPEG", quality=92, optimize=True)
-    else:
-        if clean.mode not in ("RGB", "RGBA", "L", "LA"):
-            clean = clean.convert("RGBA" if "A" in clean.getbands() else "RGB")
-        clean.save(buf, "PNG", compress_level=6)
-    return buf.getvalue()
