@@ -30,16 +30,13 @@ class EditOptions:
     height: int
     seed: int | None = None
     output_format: Literal["png", "jpeg"] = "png"
-<<<<<<< HEAD
     # Set it to ask an engine doing CPU work on a thread (offline) to stop at its next
     # checkpoint. Cancelling the awaiting task sets it too, so callers rarely need it.
     cancel: threading.Event | None = field(default=None, compare=False, repr=False)
-=======
     # The input's bytes (original or one fast transcode, engines.payload.prepare_source).
     # An engine with `uses_source` then uploads these and ignores `image`, and returns the
     # provider's validated bytes in EditResult.data instead of decoded pixels.
     source: SourceImage | None = field(default=None, repr=False, compare=False)
->>>>>>> perf
 
 
 class EditResult:
