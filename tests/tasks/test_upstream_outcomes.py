@@ -4,6 +4,8 @@ and 500 for a crashing engine — each failure with its task_id and no credits s
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -149,3 +151,21 @@ async def test_engine_bug_is_500_with_task_id(api: Api, image_host: ImageHost) -
     )
     assert task.json()["status"] == "failed"
     assert await _balance(api, key) == 100
+
+
+async def test_input_and_result_bytes_pass_through_unchanged(
+    api: Api, image_host: ImageHost, fake_bfl: FakeServer
+) -> None:
+    """The provider gets the caller's JPEG as it is; the stored output is the provider's PNG
+    as it came, at its native size (no decode, crop or re-encode on either side)."""
+    key = await api.account(credits=100)
+    original = image_bytes((640, 480))
+    url = image_host.add("/in.jpg", original)
+    r = await api.imagine(key, prompt="make it dusk", image_url=url)
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(fake_bfl.state.bodies[-1]["input_image"]) == original
+    assert fake_bfl.state.bodies[-1]["output_format"] == "png"
+    stored = (await api.client.get(r.json()["image_url"])).content
+    expected = io.BytesIO()
+    Image.new("RGB", fake_bfl.state.result_size, (200, 30, 30)).save(expected, "PNG")
+    assert stored == expected.getvalue()

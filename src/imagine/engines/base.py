@@ -111,9 +111,6 @@ def uses_source(engine: object) -> bool:
     return bool(getattr(engine, "uses_source", False))
 
 
-_PLACEHOLDER = Image.new("RGB", (1, 1))
-
-
 def placeholder_image() -> Image.Image:
     """The `image` to pass an engine that `uses_source` when `options.source` is set."""
-    return _PLACEHOLDER
+    return Image.new("RGB", (1, 1))

@@ -8,9 +8,10 @@ error raised then carries the task's id.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import anyio
@@ -27,7 +28,14 @@ from imagine.accounts.plans import concurrency_limit
 from imagine.catalog import ASPECT_SIZES, Model
 from imagine.clock import Clock
 from imagine.db.schema import Account
-from imagine.engines.base import EditOptions, EditResult, Engine
+from imagine.engines.base import (
+    EditOptions,
+    EditResult,
+    Engine,
+    placeholder_image,
+    uses_source,
+)
+from imagine.engines.payload import prepare_source
 from imagine.errors import (
     ImagineError,
     InsufficientCredits,
@@ -224,16 +232,6 @@ class EditPipeline:
         self, account_id: str, task_id: str, req: EditRequest, engine: Engine, warnings: list[str]
     ) -> Finished:
         width, height = ASPECT_SIZES[req.aspect_ratio]
-        data = await self.fetcher.fetch(req.image_url)
-        prepared = await anyio.to_thread.run_sync(
-            _prepare,
-            data,
-            self.limits.max_image_pixels,
-            width,
-            height,
-            limiter=self.decode_slots,
-        )
-        del data
         options = EditOptions(
             model=req.model.id,
             aspect_ratio=req.aspect_ratio,
@@ -242,11 +240,37 @@ class EditPipeline:
             seed=req.seed,
             output_format=req.output_format,
         )
-        result: EditResult = await engine.edit(prepared, req.prompt, options)
-        del prepared
-        encoded = await anyio.to_thread.run_sync(
-            _finish_image, result.image, width, height, req.output_format
-        )
+        data = await self.fetcher.fetch(req.image_url)
+        if uses_source(engine):
+            # A hosted provider takes the input's bytes as they are (or one fast JPEG): no
+            # decode, and no pixels held while the request waits on the upstream.
+            source = await anyio.to_thread.run_sync(
+                functools.partial(
+                    prepare_source, data, decode_max_pixels=self.limits.max_image_pixels
+                ),
+                limiter=self.decode_slots,
+            )
+            del data
+            result = await engine.edit(
+                placeholder_image(), req.prompt, replace(options, source=source)
+            )
+            del source
+            encoded = await self._native_output(result, req.output_format)
+        else:
+            prepared = await anyio.to_thread.run_sync(
+                _prepare,
+                data,
+                self.limits.max_image_pixels,
+                width,
+                height,
+                limiter=self.decode_slots,
+            )
+            del data
+            result = await engine.edit(prepared, req.prompt, options)
+            del prepared
+            encoded = await anyio.to_thread.run_sync(
+                _finish_image, result.image, width, height, req.output_format
+            )
         name = new_object_name("png" if req.output_format == "png" else "jpg")
         await self.store.put(name, encoded)
         all_warnings = warnings + result.warnings
@@ -264,6 +288,16 @@ class EditPipeline:
             image_url=output_url(self.public_url, name),
             credits_used=req.model.price,
             warnings=all_warnings,
+        )
+
+    async def _native_output(self, result: EditResult, output_format: str) -> bytes:
+        """A generative engine's output at its native size: the provider's bytes as they
+        are when already in the requested format, else one re-encode (never resampled)."""
+        if result.passes_through(output_format) and result.data is not None:
+            return result.data
+        img = await result.pixels()
+        return await anyio.to_thread.run_sync(
+            images.encode, img, "jpeg" if output_format == "jpeg" else "png"
         )
 
     async def _finish(
