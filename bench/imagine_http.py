@@ -25,9 +25,9 @@ from PIL import Image
 
 from imagine import admin
 from imagine.app import create_app
-from imagine.cli import configure_logging
 from imagine.db.engine import create_engine, session_factory
 from imagine.db.migrate import upgrade
+from imagine.logs import configure_logging
 from imagine.services import build_services
 from imagine.settings import Settings
 

@@ -16,14 +16,20 @@ from sqlalchemy.ext.asyncio import (
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """Create the async engine for `url`, preparing SQLite for concurrent use."""
+    """Create the async engine for `url`, preparing SQLite for concurrent use.
+
+    `hide_parameters`: database errors and echo logs never show bound values (webhook
+    secrets, signing secrets and key hashes are among them).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_async_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+        )
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
