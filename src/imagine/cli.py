@@ -96,15 +96,9 @@ def serve(
         console.print(key, soft_wrap=True, highlight=False)
     console.print(f"imagine listening on {settings.resolved_public_url()}")
     from imagine.app import create_app
+    from imagine.server import server_config
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # imagine.logs formats uvicorn's records too
-        proxy_headers=False,
-    )
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 @accounts_app.command("create")

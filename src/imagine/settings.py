@@ -63,6 +63,28 @@ class Settings(BaseSettings):
         description="Largest accepted API request body: room for a data: URI of a"
         " IMAGINE_FETCH_MAX_BYTES image (base64 adds a third), little more.",
     )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest request head (request line plus all headers), in bytes; a larger"
+        " one gets 431 and the connection is closed. Also bounds the header count.",
+    )
+    max_headers: int = Field(
+        default=100, ge=10, description="Most header fields in one request; more gets 431."
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a complete request head once connected (or"
+        " once it starts the next request on a kept-alive connection); then it is"
+        " disconnected (slow-loris guard).",
+    )
+    limit_concurrency: int = Field(
+        default=4096,
+        ge=1,
+        description="Last guard: open connections plus requests in progress beyond which new"
+        " requests get 503 at once.",
+    )
 
     # --- outputs ---
     output_ttl: timedelta = Field(
