@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import logging
+import re
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -81,10 +82,13 @@ async def test_a_crashing_request_logs_its_traceback_but_no_key_or_secret(
 
     logged = production_log.getvalue()
     events = _events(production_log)  # every line is one JSON object
-    tracebacks = "\n".join(str(e.get("exception", "")) for e in events)
-    assert "FileExistsError" in tracebacks or "NotADirectoryError" in tracebacks, logged
-    assert "OperationalError" in tracebacks, logged
-    assert "Traceback (most recent call last)" in tracebacks
+    crashed = [e for e in events if e.get("event") == "task crashed"]
+    unhandled = [e for e in events if e.get("event") == "unhandled error"]
+    assert crashed and unhandled, logged
+    for event in (crashed[0], unhandled[0]):
+        assert "Traceback (most recent call last)" in event["exception"]
+    assert re.search(r"FileExistsError|NotADirectoryError", crashed[0]["exception"])
+    assert "tasks" in unhandled[0]["exception"]  # no such table / relation
     assert key not in logged
     assert key.removeprefix("japi_live_") not in logged
     assert PROVIDER_KEY not in logged

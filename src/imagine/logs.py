@@ -35,7 +35,8 @@ QUIET_LOGGERS = (
     "alembic",
 )
 
-_HANDLER_MARK = "_imagine_handler"
+# Set on the handler configure_logging installs: the levels it replaced (for unconfigure).
+_HANDLER_MARK = "_imagine_previous_levels"
 
 
 def redact_url(url: object) -> str:
@@ -127,11 +128,13 @@ def configure_logging(
     )
     handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
-    setattr(handler, _HANDLER_MARK, True)
 
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+    previous = {"": root.level} | {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    for old in [h for h in root.handlers if hasattr(h, _HANDLER_MARK)]:
         root.removeHandler(old)
+        previous = getattr(old, _HANDLER_MARK)
+    setattr(handler, _HANDLER_MARK, previous)
     root.addHandler(handler)
     root.setLevel(numeric)
     for name in QUIET_LOGGERS:
@@ -143,6 +146,8 @@ def configure_logging(
 
 
 def unconfigure_logging(handler: logging.Handler) -> None:
-    """Undo `configure_logging` (tests): remove its handler, restore structlog's defaults."""
+    """Undo `configure_logging` (tests): remove its handler, restore levels and structlog."""
     logging.getLogger().removeHandler(handler)
+    for name, level in getattr(handler, _HANDLER_MARK, {}).items():
+        logging.getLogger(name).setLevel(level)
     structlog.reset_defaults()
