@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,7 +26,7 @@ class AccountSummary:
     plan: str
     credits: int
     ledger_sum: int
-    signing_secret: str
+    signing_secret: str = field(repr=False)
 
 
 async def create_account(

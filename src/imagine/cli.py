@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
-import structlog
 import typer
 import uvicorn
 from rich.console import Console
@@ -17,12 +15,18 @@ from imagine import admin
 from imagine.clock import SystemClock
 from imagine.db.engine import create_engine, session_factory
 from imagine.db.migrate import upgrade
+from imagine.logs import configure_logging, resolve_json
 from imagine.settings import Settings
 from imagine.terminal import markup_safe, printable
 
 T = TypeVar("T")
 
-app = typer.Typer(help="imagine: self-hostable image-editing API.", no_args_is_help=True)
+# Typer's pretty tracebacks print every frame's locals by default: settings, keys, secrets.
+app = typer.Typer(
+    help="imagine: self-hostable image-editing API.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 credits_app = typer.Typer(help="Manage credits.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
@@ -33,21 +37,9 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(webhooks_app, name="webhooks")
 
 
-def configure_logging(level: str) -> None:
-    """Readable structured logs on stderr."""
-    logging.basicConfig(level=level.upper(), format="%(message)s")
-    # Alembic narrates every migration step at INFO; only problems matter at startup.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-        ),
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso"),
-            structlog.dev.ConsoleRenderer(colors=False),
-        ],
-    )
+def _configure_logging(settings: Settings) -> None:
+    """Logging for the long-running commands: JSON lines unless stderr is a terminal."""
+    configure_logging(settings.log_level, json=resolve_json(settings.log_format))
 
 
 def _with_db(
@@ -88,7 +80,7 @@ def serve(
     if port is not None:
         overrides["port"] = port
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    configure_logging(settings.log_level)
+    _configure_logging(settings)
     clock = SystemClock()
     key = _with_db(
         settings,
@@ -105,14 +97,9 @@ def serve(
         console.print(key, soft_wrap=True, highlight=False)
     console.print(f"imagine listening on {settings.resolved_public_url()}")
     from imagine.app import create_app
+    from imagine.server import server_config
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
-    )
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 @accounts_app.command("create")
@@ -200,7 +187,7 @@ def worker() -> None:
     from imagine.services import build_services
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    _configure_logging(settings)
     asyncio.run(run_worker(build_services(settings)))
 
 

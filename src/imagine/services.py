@@ -121,8 +121,8 @@ def build_deliverer(services: Services) -> Deliverer:
 
 def build_store(settings: Settings) -> Store:
     """The configured output store: an object store URL, else the local directory."""
-    if settings.store_url:
-        return ObjectStoreBackend(settings.store_url)
+    if settings.store_url and settings.store_url.get_secret_value():
+        return ObjectStoreBackend(settings.store_url.get_secret_value())
     return LocalDirStore(settings.resolved_output_dir())
 
 
@@ -150,8 +150,10 @@ def build_services(
     )
     the_clock = clock or SystemClock()
     redis = (
-        Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-        if settings.redis_url
+        Redis.from_url(
+            settings.redis_url.get_secret_value(), socket_timeout=5, socket_connect_timeout=5
+        )
+        if settings.redis_url and settings.redis_url.get_secret_value()
         else None
     )
     limiter: InFlightLimiter = (

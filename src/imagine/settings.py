@@ -37,10 +37,10 @@ class Settings(BaseSettings):
         default=Path("./imagine-data"),
         description="Directory for the SQLite database and stored outputs.",
     )
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         default=None,
         description="SQLAlchemy async URL; default sqlite+aiosqlite:///$IMAGINE_DATA_DIR/imagine.db."
-        " PostgreSQL: postgresql+asyncpg://user@host/db.",
+        " PostgreSQL: postgresql+asyncpg://user:password@host/db (kept secret: never logged).",
     )
     db_pool_size: int = Field(
         default=10, ge=1, description="Database connections kept open per process."
@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     output_dir: Path | None = Field(
         default=None, description="Directory for output images; default $IMAGINE_DATA_DIR/outputs."
     )
-    store_url: str | None = Field(
+    store_url: SecretStr | None = Field(
         default=None,
         description="Object store for outputs instead of the local directory: s3://bucket/prefix,"
         " gs://…, az://…, file:///path, memory:/// (credentials from the provider's env vars).",
@@ -90,6 +90,28 @@ class Settings(BaseSettings):
         default=None,
         description="When set, /metrics answers only `Authorization: Bearer <token>`.",
     )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest request head (request line plus all headers), in bytes; a larger"
+        " one gets 431 and the connection is closed. Also bounds the header count.",
+    )
+    max_headers: int = Field(
+        default=100, ge=10, description="Most header fields in one request; more gets 431."
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a complete request head once connected (or"
+        " once it starts the next request on a kept-alive connection); then it is"
+        " disconnected (slow-loris guard).",
+    )
+    limit_concurrency: int = Field(
+        default=4096,
+        ge=1,
+        description="Last guard: open connections plus requests in progress beyond which new"
+        " requests get 503 at once.",
+    )
 
     # --- outputs ---
     output_ttl: timedelta = Field(
@@ -119,7 +141,7 @@ class Settings(BaseSettings):
         description="Seconds an API key → account lookup is cached in-process (0: off); a"
         " revoked key stops working within this bound.",
     )
-    redis_url: str | None = Field(
+    redis_url: SecretStr | None = Field(
         default=None,
         description="Redis URL (redis://host:6379/0) for per-account concurrency shared by"
         " several replicas; default: counted in-process.",
@@ -171,7 +193,7 @@ class Settings(BaseSettings):
     upstream_deadline: float = Field(
         default=120.0, gt=0, description="Seconds an upstream engine may take before 504."
     )
-    bfl_api_key: str | None = Field(default=None, description="Black Forest Labs API key.")
+    bfl_api_key: SecretStr | None = Field(default=None, description="Black Forest Labs API key.")
     bfl_base_url: str = Field(default="https://api.bfl.ai", description="BFL API base URL.")
     bfl_delivery_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["bfl.ai", "*.bfl.ai"],
@@ -189,14 +211,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a request waits in the fair queue for an upstream slot before 429.",
     )
-    fal_api_key: str | None = Field(default=None, description="fal API key.")
+    fal_api_key: SecretStr | None = Field(default=None, description="fal API key.")
     fal_base_url: str = Field(default="https://queue.fal.run", description="fal queue base URL.")
     fal_max_in_flight: int = Field(default=10, ge=1, description="Tasks in flight per fal key.")
     fal_delivery_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["fal.media", "*.fal.media", "*.fal.run"],
         description="Hosts fal status/result URLs may point at.",
     )
-    replicate_api_token: str | None = Field(default=None, description="Replicate API token.")
+    replicate_api_token: SecretStr | None = Field(default=None, description="Replicate API token.")
     replicate_base_url: str = Field(
         default="https://api.replicate.com", description="Replicate API base URL."
     )
@@ -233,7 +255,16 @@ class Settings(BaseSettings):
     )
 
     # --- logging ---
-    log_level: str = Field(default="INFO", description="Log level.")
+    log_level: str = Field(
+        default="INFO",
+        description="Log level. httpx, httpcore, aiosqlite and sqlalchemy.engine stay at WARNING"
+        " whatever this says (they would log credential-bearing URLs and SQL parameters).",
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description="json: one JSON object per line on stderr; console: readable lines; auto:"
+        " console when stderr is a terminal, else json. Tracebacks never include locals.",
+    )
 
     @field_validator(
         "fetch_allow",
@@ -256,8 +287,8 @@ class Settings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         """The database URL in force (SQLite under data_dir unless overridden)."""
-        if self.database_url:
-            return self.database_url
+        if self.database_url is not None and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
         return f"sqlite+aiosqlite:///{(self.data_dir / 'imagine.db').resolve()}"
 
     def resolved_output_dir(self) -> Path:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -19,7 +19,7 @@ class CreatedAccount:
     """A new account and its one-time-visible API key."""
 
     account: Account
-    api_key: str
+    api_key: str = field(repr=False)
 
 
 async def create_account(

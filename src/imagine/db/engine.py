@@ -41,6 +41,8 @@ def create_engine(url: str, pool: PoolLimits | None = None) -> AsyncEngine:
         "pool_size": limits.size,
         "max_overflow": limits.overflow,
         "pool_timeout": limits.timeout,
+        # Database errors and echo logs never show bound values (webhook secrets, hashes).
+        "hide_parameters": True,
     }
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -49,7 +51,9 @@ def create_engine(url: str, pool: PoolLimits | None = None) -> AsyncEngine:
     memory = not parsed.database or parsed.database == ":memory:"
     if not memory:
         Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **({} if memory else sizing))
+    if memory:
+        sizing = {"hide_parameters": True}
+    engine = create_async_engine(url, connect_args={"timeout": 30}, **sizing)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from imagine.errors import UpstreamFailed
+from imagine.logs import redact_url
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +70,6 @@ class HostPolicy:
         """Return `url` if it may be followed; raise UpstreamFailed (and fetch nothing) if not."""
         if not isinstance(url, str) or not self.allows(url):
             log.warning("refused an upstream URL outside the provider's hosts")
-            log.debug("refused upstream URL", url=repr(url)[:300])
+            log.debug("refused upstream URL", url=redact_url(url)[:300])
             raise UpstreamFailed("Upstream returned an unexpected URL")
         return url

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import structlog
+from pydantic import SecretStr
 
 from imagine.catalog import Model
 from imagine.clock import Clock
@@ -58,6 +59,11 @@ class ModelRoute:
                 "engines": list(self.engine_names) if self.available else []}
 
 
+def _prefixed(scheme: str, key: SecretStr) -> SecretStr:
+    """An Authorization value `<scheme> <key>`, still wrapped (unwrapped only when sent)."""
+    return SecretStr(f"{scheme} {key.get_secret_value()}")
+
+
 class _Builder:
     """Creates upstream engines; one client and one limiter set per provider account."""
 
@@ -73,7 +79,8 @@ class _Builder:
                 "replicate": self.s.replicate_api_token}
         return bool(keys.get(name))
 
-    def _client(self, name: str, hosts: HostPolicy, auth: dict[str, str]) -> UpstreamClient:
+    def _client(self, name: str, hosts: HostPolicy,
+                auth: dict[str, str | SecretStr]) -> UpstreamClient:
         if name not in self.clients:
             self.clients[name] = UpstreamClient(name, self.http, hosts, auth, self.clock,
                                                 self.sleep)
@@ -99,14 +106,15 @@ class _Builder:
         if name == "fal" and model_id in FAL_APPS and s.fal_api_key:
             hosts = HostPolicy(s.fal_base_url, s.fal_delivery_hosts)
             client = self._client(name, hosts,
-                                  {"Authorization": f"Key {s.fal_api_key}"})
+                                  {"Authorization": _prefixed("Key", s.fal_api_key)})
             return FalEngine(client, s.fal_base_url, FAL_APPS[model_id],
                              [self._limiter("fal", s.fal_max_in_flight)], deadline,
                              s.bfl_safety_tolerance, s.upstream_queue_timeout)
         if name == "replicate" and model_id in REPLICATE_MODELS and s.replicate_api_token:
             hosts = HostPolicy(s.replicate_base_url, s.replicate_delivery_hosts)
             client = self._client(name, hosts,
-                                  {"Authorization": f"Bearer {s.replicate_api_token}"})
+                                  {"Authorization": _prefixed("Bearer",
+                                                              s.replicate_api_token)})
             return ReplicateEngine(client, s.replicate_base_url, REPLICATE_MODELS[model_id],
                                    [self._limiter("replicate", s.replicate_max_in_flight)],
                                    deadline, s.bfl_safety_tolerance, s.upstream_queue_timeout)

@@ -10,11 +10,13 @@ from typing import Any, Literal
 
 import httpx
 import structlog
+from pydantic import SecretStr
 
 from imagine.clock import Clock
 from imagine.engines.hosts import HostPolicy
 from imagine.engines.payload import MAX_RESULT_BYTES, decode_data_uri
 from imagine.errors import UpstreamFailed, UpstreamTimeout, UpstreamUnavailable
+from imagine.logs import redact_url
 
 log = structlog.get_logger(__name__)
 
@@ -82,7 +84,7 @@ class UpstreamClient:
         name: str,
         http: httpx.AsyncClient,
         hosts: HostPolicy,
-        auth_headers: Mapping[str, str],
+        auth_headers: Mapping[str, str | SecretStr],
         clock: Clock,
         sleep: Sleep = asyncio.sleep,
         call_timeout: float = 30.0,
@@ -93,12 +95,19 @@ class UpstreamClient:
         self.hosts = hosts
         self.clock = clock
         self.sleep = sleep
-        self._auth = dict(auth_headers)
+        # Kept wrapped so no repr, traceback or debugger shows them; unwrapped per request.
+        self._auth = {
+            name: value if isinstance(value, SecretStr) else SecretStr(value)
+            for name, value in auth_headers.items()
+        }
         self._call_timeout = call_timeout
         self._max_attempts = max_attempts
 
     def __repr__(self) -> str:
         return f"UpstreamClient({self.name!r})"
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {name: value.get_secret_value() for name, value in self._auth.items()}
 
     def _timeout_error(self, phase: Phase) -> UpstreamTimeout:
         return SubmitTimeout() if phase == "submit" else UpstreamTimeout()
@@ -137,7 +146,7 @@ class UpstreamClient:
                 raise self._timeout_error(phase)
             try:
                 response = await self.http.request(
-                    method, url, json=json, headers={**self._auth, **(headers or {})},
+                    method, url, json=json, headers={**self._auth_headers(), **(headers or {})},
                     timeout=min(call_timeout or self._call_timeout, remaining),
                     follow_redirects=False,
                 )
@@ -217,7 +226,7 @@ class UpstreamClient:
                              max_hops: int) -> bytes:
         for _ in range(max_hops + 1):
             self.hosts.check(url)
-            log.debug("downloading upstream result", engine=self.name, url=url)
+            log.debug("downloading upstream result", engine=self.name, url=redact_url(url))
             timeout = min(self._call_timeout, deadline.remaining())
             if timeout <= 0:
                 raise UpstreamTimeout()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ssl
+from http.cookiejar import Cookie, CookieJar, CookiePolicy
+from urllib.request import Request
 
 import httpcore
 import httpx
@@ -13,6 +15,40 @@ from imagine.fetch.transport import GuardedBackend, GuardedTransport
 from imagine.settings import Settings
 
 USER_AGENT = "imagine/0.1 (+self-hosted image-editing API)"
+
+
+class RefuseAllCookies(CookiePolicy):
+    """Stores no cookie and sends none.
+
+    The client is shared by every account's image fetches, webhooks and provider calls: a
+    cookie one receiver sets must never reach another account's request to that host (or to
+    a sibling subdomain), and a host must not be able to plant cookies that break later calls.
+    """
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: Cookie, request: Request) -> bool:
+        """Never store."""
+        return False
+
+    def return_ok(self, cookie: Cookie, request: Request) -> bool:
+        """Never send."""
+        return False
+
+    def domain_return_ok(self, domain: str, request: Request) -> bool:
+        """No domain has cookies to send."""
+        return False
+
+    def path_return_ok(self, path: str, request: Request) -> bool:
+        """No path has cookies to send."""
+        return False
+
+
+def cookieless_jar() -> CookieJar:
+    """A cookie jar that stays empty whatever servers answer."""
+    return CookieJar(policy=RefuseAllCookies())
 
 
 def outbound_timeout(settings: Settings) -> httpx.Timeout:
@@ -27,7 +63,7 @@ def build_outbound_client(
     network_backend: httpcore.AsyncNetworkBackend | None = None,
     verify: ssl.SSLContext | bool = True,
 ) -> httpx.AsyncClient:
-    """The shared client: SSRF-guarded, size- and time-capped, never following redirects.
+    """The shared client: SSRF-guarded, size- and time-capped, no redirects, no cookies.
 
     `resolver` and `network_backend` replace DNS and the socket layer (tests, special
     deployments); the address policy applies whatever they are.
@@ -53,4 +89,5 @@ def build_outbound_client(
         max_redirects=settings.fetch_max_redirects,
         trust_env=False,
         headers={"user-agent": USER_AGENT},
+        cookies=cookieless_jar(),
     )

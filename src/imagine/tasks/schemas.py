@@ -43,7 +43,7 @@ class ImagineRequest(_Request):
     image_url: StrictStr | None = Field(default=None, description="http(s) URL or data URI.")
     aspect_ratio: StrictStr | None = Field(default=None, description="Default 1:1.")
     webhook_url: StrictStr | None = None
-    webhook_secret: StrictStr | None = None
+    webhook_secret: StrictStr | None = Field(default=None, repr=False)
     seed: StrictInt | None = None
     output_format: StrictStr | None = Field(default=None, description="png (default) or jpeg.")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -29,7 +29,7 @@ class EditRequest:
     output_format: Literal["png", "jpeg"]
     seed: int | None
     webhook_url: str | None
-    webhook_secret: str | None
+    webhook_secret: str | None = field(repr=False)
 
 
 def _http_url_problem(field: str, url: str) -> str | None:
@@ -74,13 +74,13 @@ def _webhook_secret_problems(secret: str) -> list[str]:
 def _text_problems(req: ImagineRequest) -> list[str]:
     """Strings the database and HTTP headers cannot carry: NUL and lone surrogates."""
     problems: list[str] = []
-    for field, value in req.model_dump().items():
+    for name, value in req.model_dump().items():
         if not isinstance(value, str):
             continue
         if "\x00" in value:
-            problems.append(f"{field} must not contain NUL characters")
+            problems.append(f"{name} must not contain NUL characters")
         elif any("\ud800" <= c <= "\udfff" for c in value):
-            problems.append(f"{field} must be valid Unicode text (no lone surrogates)")
+            problems.append(f"{name} must be valid Unicode text (no lone surrogates)")
     return problems
 
 
