@@ -43,9 +43,7 @@ def _run(data: bytes, draft: bool) -> tuple[float, int]:
     decoded_bytes = 0
     for _ in range(7):
         start = time.perf_counter()
-        decoded = images.decode(
-            data, max_pixels=40_000_000, draft_size=TARGET if draft else None
-        )
+        decoded = images.decode(data, max_pixels=40_000_000, draft_size=TARGET if draft else None)
         images.cover(decoded, *TARGET)
         samples.append((time.perf_counter() - start) * 1000)
         decoded_bytes = decoded.width * decoded.height * len(decoded.getbands())
@@ -55,8 +53,12 @@ def _run(data: bytes, draft: bool) -> tuple[float, int]:
 def main() -> None:
     """Measure and print."""
     rows: list[dict[str, Any]] = []
-    for label, size in [("2 MP", (1920, 1080)), ("12 MP", (4032, 3024)), ("24 MP", (6000, 4000)),
-                        ("40 MP", (7744, 5164))]:
+    for label, size in [
+        ("2 MP", (1920, 1080)),
+        ("12 MP", (4032, 3024)),
+        ("24 MP", (6000, 4000)),
+        ("40 MP", (7744, 5164)),
+    ]:
         data = _photo(size)
         full_ms, full_mem = _run(data, draft=False)
         draft_ms, draft_mem = _run(data, draft=True)

@@ -25,13 +25,30 @@ from imagine.engines.offline.samples import car_scene
 
 # one representative instruction per operation, grouped by family
 CASES: dict[str, list[str]] = {
-    "tone": ["black and white", "sepia", "vintage", "warmer", "cooler", "brighter", "darker",
-             "more contrast", "more saturation", "night", "golden hour", "invert"],
+    "tone": [
+        "black and white",
+        "sepia",
+        "vintage",
+        "warmer",
+        "cooler",
+        "brighter",
+        "darker",
+        "more contrast",
+        "more saturation",
+        "night",
+        "golden hour",
+        "invert",
+    ],
     "filters": ["blur", "sharpen", "pixelate", "cartoon", "pencil sketch", "hdr"],
     "geometry": ["rotate 90 degrees", "rotate 15 degrees", "flip", "zoom in"],
-    "subject": ["make the car blue", "change the car color to matte black",
-                "blur the background", "remove the background", "make the background white",
-                "make the background black and white"],
+    "subject": [
+        "make the car blue",
+        "change the car color to matte black",
+        "blur the background",
+        "remove the background",
+        "make the background white",
+        "make the background black and white",
+    ],
     "weather": ["add rain", "wet road reflections", "add snow", "add fog", "add a vignette"],
     "text": ["add the text 'SALE' at the top"],
     "seed": ["change the car color to matte black and add rain reflections on the road"],
@@ -53,8 +70,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--size", default="1024x1024", help="WIDTHxHEIGHT, ~1 MP by default")
-    parser.add_argument("--photo", default="", help="a scikit-image sample (needs the gallery "
-                        "extra) instead of the drawn car scene, e.g. astronaut, coffee")
+    parser.add_argument(
+        "--photo",
+        default="",
+        help="a scikit-image sample (needs the gallery "
+        "extra) instead of the drawn car scene, e.g. astronaut, coffee",
+    )
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
 
@@ -73,12 +94,20 @@ def main() -> None:
                 start = time.perf_counter()
                 _, warnings = render(image, instruction, 0)
                 times.append((time.perf_counter() - start) * 1000)
-            rows.append({"family": family, "instruction": instruction,
-                         "median_ms": round(statistics.median(times), 1),
-                         "max_ms": round(max(times), 1), "warnings": warnings})
+            rows.append(
+                {
+                    "family": family,
+                    "instruction": instruction,
+                    "median_ms": round(statistics.median(times), 1),
+                    "max_ms": round(max(times), 1),
+                    "warnings": warnings,
+                }
+            )
 
-    print(f"offline engine, {args.photo or 'car scene'} {width}x{height}, one core, "
-          f"median of {args.repeat}")
+    print(
+        f"offline engine, {args.photo or 'car scene'} {width}x{height}, one core, "
+        f"median of {args.repeat}"
+    )
     print(f"{'family':9} {'median ms':>9} {'max ms':>7}  instruction")
     for row in rows:
         family, median, worst = row["family"], row["median_ms"], row["max_ms"]
@@ -87,19 +116,30 @@ def main() -> None:
     for family in CASES:
         worst = max(float(str(r["median_ms"])) for r in rows if r["family"] == family)
         summary[family] = worst
-    print("slowest per family (median ms): "
-          + ", ".join(f"{f} {ms:.0f}" for f, ms in summary.items()))
+    print(
+        "slowest per family (median ms): " + ", ".join(f"{f} {ms:.0f}" for f, ms in summary.items())
+    )
 
     out_dir = Path(__file__).parent / "results"
     out_dir.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = out_dir / f"offline_families-{stamp}.json"
-    path.write_text(json.dumps({
-        "photo": args.photo or "car_scene", "size": [width, height], "repeat": args.repeat,
-        "threads": 1,
-        "machine": platform.machine(), "python": platform.python_version(),
-        "opencv": cv2.__version__, "slowest_per_family_ms": summary, "rows": rows,
-    }, indent=2))
+    path.write_text(
+        json.dumps(
+            {
+                "photo": args.photo or "car_scene",
+                "size": [width, height],
+                "repeat": args.repeat,
+                "threads": 1,
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+                "opencv": cv2.__version__,
+                "slowest_per_family_ms": summary,
+                "rows": rows,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {path}")
 
 

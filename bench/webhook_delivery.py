@@ -130,8 +130,12 @@ def throughput(url: str, workers: int, events: int, data_dir: str) -> dict[str, 
     receiver = Receiver()
     env = _env(url, data_dir) | {"IMAGINE_WEBHOOK_POLL_INTERVAL": "0.2"}
     procs = [
-        subprocess.Popen([sys.executable, "-m", "imagine", "worker"], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [sys.executable, "-m", "imagine", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(workers)
     ]
     time.sleep(4)  # let them start and migrate
@@ -170,7 +174,9 @@ def latency(url: str, calls: int, data_dir: str) -> dict[str, Any]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "imagine", "serve", "--port", str(port)],
-            env=_env(url, data_dir) | {"IMAGINE_LOG_LEVEL": "INFO"}, stdout=out, stderr=out,
+            env=_env(url, data_dir) | {"IMAGINE_LOG_LEVEL": "INFO"},
+            stdout=out,
+            stderr=out,
         )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -185,9 +191,12 @@ def latency(url: str, calls: int, data_dir: str) -> dict[str, Any]:
     image = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
     samples = []
     for _ in range(calls):
-        r = httpx.post(base + "/api/v1/imagine", headers={"Authorization": key}, timeout=60,
-                       json={"prompt": "make it sepia", "image_url": image,
-                             "webhook_url": receiver.url})
+        r = httpx.post(
+            base + "/api/v1/imagine",
+            headers={"Authorization": key},
+            timeout=60,
+            json={"prompt": "make it sepia", "image_url": image, "webhook_url": receiver.url},
+        )
         answered = time.monotonic()
         wanted = len(receiver.arrivals) + 1
         while len(receiver.arrivals) < wanted:

@@ -24,16 +24,31 @@ QUALITY = 80
 
 # source name → (loader, the output size the service would prepare for it, credit)
 SOURCES: dict[str, tuple[Callable[[], Image.Image], tuple[int, int], str]] = {
-    "car": (lambda: car_scene(1360, 768)[0], (1360, 768),
-            "drawn by `imagine.engines.offline.samples.car_scene`"),
-    "astronaut": (lambda: Image.fromarray(data.astronaut()), (1024, 1024),
-                  "scikit-image `data.astronaut()` — NASA, public domain"),
-    "cat": (lambda: Image.fromarray(data.chelsea()), (1168, 880),
-            "scikit-image `data.chelsea()` — Stefan van der Walt, CC0"),
-    "coffee": (lambda: Image.fromarray(data.coffee()), (1168, 880),
-               "scikit-image `data.coffee()` — Rachel Michetti, CC0"),
-    "rocket": (lambda: Image.fromarray(data.rocket()), (1248, 832),
-               "scikit-image `data.rocket()` — SpaceX (DSCOVR launch), public domain"),
+    "car": (
+        lambda: car_scene(1360, 768)[0],
+        (1360, 768),
+        "drawn by `imagine.engines.offline.samples.car_scene`",
+    ),
+    "astronaut": (
+        lambda: Image.fromarray(data.astronaut()),
+        (1024, 1024),
+        "scikit-image `data.astronaut()` — NASA, public domain",
+    ),
+    "cat": (
+        lambda: Image.fromarray(data.chelsea()),
+        (1168, 880),
+        "scikit-image `data.chelsea()` — Stefan van der Walt, CC0",
+    ),
+    "coffee": (
+        lambda: Image.fromarray(data.coffee()),
+        (1168, 880),
+        "scikit-image `data.coffee()` — Rachel Michetti, CC0",
+    ),
+    "rocket": (
+        lambda: Image.fromarray(data.rocket()),
+        (1248, 832),
+        "scikit-image `data.rocket()` — SpaceX (DSCOVR launch), public domain",
+    ),
 }
 
 EXAMPLES: list[tuple[str, str]] = [
@@ -47,7 +62,7 @@ EXAMPLES: list[tuple[str, str]] = [
     ("coffee", "make the background black and white"),
     ("cat", "make it look like a cartoon"),
     ("coffee", "turn it into a pencil sketch"),
-    ("coffee", "make it warmer and add the text \"Good morning\" at the bottom"),
+    ("coffee", 'make it warmer and add the text "Good morning" at the bottom'),
     ("rocket", "give it a vintage film look"),
     ("rocket", "HDR, then rotate 15 degrees and zoom in slightly"),
     ("cat", "pixelate it"),
@@ -57,17 +72,47 @@ EXAMPLES: list[tuple[str, str]] = [
 
 # what the parser understands, per family (rendered as a table on the gallery page)
 VOCABULARY: list[tuple[str, list[str]]] = [
-    ("tone & colour", ["black and white", "sepia", "vintage / old photo", "warmer", "cooler",
-                       "brighter", "darker", "more/less contrast", "more/less saturation",
-                       "night", "golden hour / sunset", "invert", "\"make it blue\" (tint)"]),
-    ("filters", ["blur", "sharpen", "pixelate", "cartoon / comic", "pencil sketch",
-                 "HDR / more detail"]),
-    ("geometry", ["rotate 90 / left / right / 15 degrees / upside down",
-                  "flip (horizontally, vertically)", "zoom in"]),
-    ("subject", ["change the *thing* (colour) to *colour* — CSS names, shades like "
-                 "\"dark blue\", finishes matte / glossy / metallic", "blur the background",
-                 "remove the background (PNG with alpha)", "make the background *colour*",
-                 "make the background black and white"]),
+    (
+        "tone & colour",
+        [
+            "black and white",
+            "sepia",
+            "vintage / old photo",
+            "warmer",
+            "cooler",
+            "brighter",
+            "darker",
+            "more/less contrast",
+            "more/less saturation",
+            "night",
+            "golden hour / sunset",
+            "invert",
+            '"make it blue" (tint)',
+        ],
+    ),
+    (
+        "filters",
+        ["blur", "sharpen", "pixelate", "cartoon / comic", "pencil sketch", "HDR / more detail"],
+    ),
+    (
+        "geometry",
+        [
+            "rotate 90 / left / right / 15 degrees / upside down",
+            "flip (horizontally, vertically)",
+            "zoom in",
+        ],
+    ),
+    (
+        "subject",
+        [
+            "change the *thing* (colour) to *colour* — CSS names, shades like "
+            '"dark blue", finishes matte / glossy / metallic',
+            "blur the background",
+            "remove the background (PNG with alpha)",
+            "make the background *colour*",
+            "make the background black and white",
+        ],
+    ),
     ("weather & light", ["rain", "wet road / reflections", "snow", "fog / mist", "vignette"]),
     ("text", ["add the text 'SALE' at the top / bottom / centre / top left … (in *colour*)"]),
 ]
@@ -111,12 +156,16 @@ def main() -> None:
         filename = f"{index:02d}-{source}-after.jpg"
         for_jpeg(edited).save(out / filename, quality=QUALITY, optimize=True)
         note = "; ".join(warnings) if warnings else "—"
-        rows.append(f"| {index} | {instruction} | ![before]({source}-before.jpg) | "
-                    f"![after]({filename}) | {note} |")
+        rows.append(
+            f"| {index} | {instruction} | ![before]({source}-before.jpg) | "
+            f"![after]({filename}) | {note} |"
+        )
         print(f"{index:2d} {ms:6.0f} ms  {instruction}  {warnings}")
 
-    vocabulary = "\n".join(["| family | examples |", "|---|---|"] + [
-        f"| {family} | {' · '.join(examples)} |" for family, examples in VOCABULARY])
+    vocabulary = "\n".join(
+        ["| family | examples |", "|---|---|"]
+        + [f"| {family} | {' · '.join(examples)} |" for family, examples in VOCABULARY]
+    )
     credits = "\n".join(f"- **{name}**: {credit}" for name, (_, _, credit) in SOURCES.items())
     (out / "README.md").write_text(f"""# Offline engine gallery
 

@@ -32,10 +32,7 @@ def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
     idat = b"".join(packer.compress(rows) for _ in range(height // 1000)) + packer.flush()
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", ihdr)
-        + _chunk(b"IDAT", idat)
-        + _chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
     )
 
 

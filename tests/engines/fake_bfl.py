@@ -12,8 +12,12 @@ from starlette.routing import Route
 
 from .fakes import LEAKY_DETAIL, SECRET, Answer, FakeServer, Task
 
-_OUTCOMES = {"ready": "Ready", "request_moderated": "Request Moderated",
-             "content_moderated": "Content Moderated", "error": "Error"}
+_OUTCOMES = {
+    "ready": "Ready",
+    "request_moderated": "Request Moderated",
+    "content_moderated": "Content Moderated",
+    "error": "Error",
+}
 
 
 def bfl_app(server: FakeServer) -> Starlette:
@@ -36,8 +40,9 @@ def bfl_app(server: FakeServer) -> Starlette:
         if int(body.get("safety_tolerance", 2)) > 2:
             problems.append("safety_tolerance")
         if problems:
-            return JSONResponse({"detail": [{"loc": ["body", p], "msg": "invalid"}
-                                            for p in problems]}, 422)
+            return JSONResponse(
+                {"detail": [{"loc": ["body", p], "msg": "invalid"} for p in problems]}, 422
+            )
         got = state.accept()
         if isinstance(got, Answer):
             return got.response()
@@ -63,12 +68,14 @@ def bfl_app(server: FakeServer) -> Starlette:
         server.state.record(request, "x-key")
         return Response(b"", 302, {"location": request.query_params["to"]})
 
-    return Starlette(routes=[
-        Route("/redirect", redirect, methods=["GET"]),
-        Route("/v1/get_result", get_result, methods=["GET"]),
-        Route("/v1/{endpoint}", submit, methods=["POST"]),
-        Route("/delivery/{name}", lambda r: server.state.delivery(r), methods=["GET"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/redirect", redirect, methods=["GET"]),
+            Route("/v1/get_result", get_result, methods=["GET"]),
+            Route("/v1/{endpoint}", submit, methods=["POST"]),
+            Route("/delivery/{name}", lambda r: server.state.delivery(r), methods=["GET"]),
+        ]
+    )
 
 
 def _poll_answer(outcome: str, task: Task, sample: str) -> dict[str, object]:
@@ -78,6 +85,10 @@ def _poll_answer(outcome: str, task: Task, sample: str) -> dict[str, object]:
         return {"id": task.id, "state": "weird"}
     status = _OUTCOMES[outcome]
     if status == "Ready":
-        return {"id": task.id, "status": status, "progress": 1.0,
-                "result": {"sample": sample, "prompt": "p", "seed": 1}}
+        return {
+            "id": task.id,
+            "status": status,
+            "progress": 1.0,
+            "result": {"sample": sample, "prompt": "p", "seed": 1},
+        }
     return {"id": task.id, "status": status, "result": None, "details": LEAKY_DETAIL}

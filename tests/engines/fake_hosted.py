@@ -28,9 +28,15 @@ def fal_app(server: FakeServer) -> Starlette:
         # As on fal, the request URLs use the app's owner/alias, not its full path.
         owner_alias = "/".join(request.path_params["app"].split("/")[:2])
         base = f"{server.base_url}/{owner_alias}/requests/{got.id}"
-        return JSONResponse({"request_id": got.id, "status_url": state.polling_url or
-                             f"{base}/status", "response_url": f"{base}",
-                             "cancel_url": f"{base}/cancel", "queue_position": 0})
+        return JSONResponse(
+            {
+                "request_id": got.id,
+                "status_url": state.polling_url or f"{base}/status",
+                "response_url": f"{base}",
+                "cancel_url": f"{base}/cancel",
+                "queue_position": 0,
+            }
+        )
 
     async def status(request: Request) -> Response:
         if not authorized(request):
@@ -60,26 +66,49 @@ def fal_app(server: FakeServer) -> Starlette:
         if task is None or not task.done:
             return JSONResponse({"detail": "Request is still in progress"}, 400)
         if state.outcome == "policy":
-            return JSONResponse({"detail": [{
-                "loc": ["body", "prompt"], "msg": "The content was flagged by a content checker.",
-                "type": "content_policy_violation", "input": LEAKY_DETAIL}]}, 422)
+            return JSONResponse(
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "prompt"],
+                            "msg": "The content was flagged by a content checker.",
+                            "type": "content_policy_violation",
+                            "input": LEAKY_DETAIL,
+                        }
+                    ]
+                },
+                422,
+            )
         if state.outcome == "error":
             return JSONResponse({"detail": LEAKY_DETAIL}, 500)
         if state.outcome == "malformed":
             return JSONResponse({"images": []})
         w, h = state.result_size
-        return JSONResponse({
-            "images": [{"url": state.result_for(task), "width": w, "height": h,
-                        "content_type": "image/png"}],
-            "has_nsfw_concepts": [state.outcome == "nsfw"], "seed": 1, "prompt": "p"})
+        return JSONResponse(
+            {
+                "images": [
+                    {
+                        "url": state.result_for(task),
+                        "width": w,
+                        "height": h,
+                        "content_type": "image/png",
+                    }
+                ],
+                "has_nsfw_concepts": [state.outcome == "nsfw"],
+                "seed": 1,
+                "prompt": "p",
+            }
+        )
 
-    return Starlette(routes=[
-        Route("/delivery/{name}", lambda r: server.state.delivery(r), methods=["GET"]),
-        Route("/{prefix:path}/requests/{id}/status", status, methods=["GET"]),
-        Route("/{prefix:path}/requests/{id}/cancel", cancel, methods=["PUT"]),
-        Route("/{prefix:path}/requests/{id}", result, methods=["GET"]),
-        Route("/{app:path}", submit, methods=["POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/delivery/{name}", lambda r: server.state.delivery(r), methods=["GET"]),
+            Route("/{prefix:path}/requests/{id}/status", status, methods=["GET"]),
+            Route("/{prefix:path}/requests/{id}/cancel", cancel, methods=["PUT"]),
+            Route("/{prefix:path}/requests/{id}", result, methods=["GET"]),
+            Route("/{app:path}", submit, methods=["POST"]),
+        ]
+    )
 
 
 def replicate_app(server: FakeServer) -> Starlette:
@@ -89,8 +118,13 @@ def replicate_app(server: FakeServer) -> Starlette:
         state = server.state
         status, output, error = "processing", None, None
         if task.done:
-            status = {"ready": "succeeded", "flagged": "failed", "error": "failed",
-                      "canceled": "canceled", "malformed": "exploded"}[state.outcome]
+            status = {
+                "ready": "succeeded",
+                "flagged": "failed",
+                "error": "failed",
+                "canceled": "canceled",
+                "malformed": "exploded",
+            }[state.outcome]
             if state.outcome == "ready":
                 output = state.result_for(task)
             elif state.outcome == "flagged":
@@ -100,10 +134,20 @@ def replicate_app(server: FakeServer) -> Starlette:
         elif task.polls == 0:
             status = "starting"
         get = state.polling_url or f"{server.base_url}/v1/predictions/{task.id}"
-        return {"id": task.id, "model": "black-forest-labs/flux-kontext-max",
-                "version": "hidden", "status": status, "output": output, "error": error,
-                "logs": "", "urls": {"get": get, "cancel": f"{get}/cancel",
-                                     "web": f"https://replicate.example/p/{task.id}"}}
+        return {
+            "id": task.id,
+            "model": "black-forest-labs/flux-kontext-max",
+            "version": "hidden",
+            "status": status,
+            "output": output,
+            "error": error,
+            "logs": "",
+            "urls": {
+                "get": get,
+                "cancel": f"{get}/cancel",
+                "web": f"https://replicate.example/p/{task.id}",
+            },
+        }
 
     def authorized(request: Request) -> bool:
         server.state.record(request, "authorization")
@@ -143,9 +187,11 @@ def replicate_app(server: FakeServer) -> Starlette:
             return JSONResponse({"detail": "Not found", "status": 404}, 404)
         return JSONResponse(prediction(got))
 
-    return Starlette(routes=[
-        Route("/v1/models/{owner}/{name}/predictions", create, methods=["POST"]),
-        Route("/v1/predictions/{id}", get, methods=["GET"]),
-        Route("/v1/predictions/{id}/cancel", cancel, methods=["POST"]),
-        Route("/delivery/{name}", lambda r: server.state.delivery(r), methods=["GET"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/v1/models/{owner}/{name}/predictions", create, methods=["POST"]),
+            Route("/v1/predictions/{id}", get, methods=["GET"]),
+            Route("/v1/predictions/{id}/cancel", cancel, methods=["POST"]),
+            Route("/delivery/{name}", lambda r: server.state.delivery(r), methods=["GET"]),
+        ]
+    )

@@ -153,11 +153,19 @@ class FakeServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.cap = cap
         self.state = FakeProvider(self.base_url, cap)
-        config = uvicorn.Config(build(self), log_level="error", lifespan="off",
-                                access_log=False, http="h11", ws="none", loop="asyncio")
+        config = uvicorn.Config(
+            build(self),
+            log_level="error",
+            lifespan="off",
+            access_log=False,
+            http="h11",
+            ws="none",
+            loop="asyncio",
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run,
-                                        kwargs={"sockets": [self._sock]}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
 
     def reset(self, cap: int | None = None) -> FakeProvider:
         """Fresh provider state for the next test."""

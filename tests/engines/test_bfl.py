@@ -58,12 +58,25 @@ def ftime() -> FakeTime:
     return FakeTime()
 
 
-def engine(fake: FakeProvider, http: httpx.AsyncClient, ftime: FakeTime,
-           limiters: list[Limiter] | None = None, queue_timeout: float = 30.0) -> BflEngine:
-    client = UpstreamClient("bfl", http, HostPolicy(fake.base_url), {"x-key": SECRET},
-                            ftime.clock, ftime.sleep)
-    return BflEngine(client, fake.base_url, "flux-kontext-max", limiters or [Limiter(6)],
-                     120.0, safety_tolerance=6, queue_timeout=queue_timeout)
+def engine(
+    fake: FakeProvider,
+    http: httpx.AsyncClient,
+    ftime: FakeTime,
+    limiters: list[Limiter] | None = None,
+    queue_timeout: float = 30.0,
+) -> BflEngine:
+    client = UpstreamClient(
+        "bfl", http, HostPolicy(fake.base_url), {"x-key": SECRET}, ftime.clock, ftime.sleep
+    )
+    return BflEngine(
+        client,
+        fake.base_url,
+        "flux-kontext-max",
+        limiters or [Limiter(6)],
+        120.0,
+        safety_tolerance=6,
+        queue_timeout=queue_timeout,
+    )
 
 
 async def test_ready_task_is_downloaded_and_decoded(fake, http, ftime) -> None:
@@ -191,8 +204,9 @@ async def test_expired_result_url_fails(fake, http, ftime) -> None:
 async def test_connection_refused_is_an_outage(http, ftime) -> None:
     with FakeServer(bfl_app) as gone:
         base = gone.base_url
-    client = UpstreamClient("bfl", http, HostPolicy(base), {"x-key": SECRET},
-                            ftime.clock, ftime.sleep)
+    client = UpstreamClient(
+        "bfl", http, HostPolicy(base), {"x-key": SECRET}, ftime.clock, ftime.sleep
+    )
     bfl = BflEngine(client, base, "flux-kontext-max", [Limiter(6)], 120.0)
     with pytest.raises(UpstreamOutage):
         await bfl.edit(input_image(), "p", OPTIONS)
@@ -234,7 +248,8 @@ async def test_full_queue_is_rate_limited_without_submitting(fake, http, ftime) 
     await limiter.acquire(1.0)
     with pytest.raises(RateLimited):
         await engine(fake, http, ftime, [limiter], queue_timeout=0.05).edit(
-            input_image(), "p", OPTIONS)
+            input_image(), "p", OPTIONS
+        )
     assert fake.submits == 0
 
 
@@ -246,16 +261,18 @@ async def test_redirect_hops_are_host_checked(fake, http, ftime, foreign) -> Non
     assert foreign.state.requests == []
     fake.result_url = None
     bfl = engine(fake, http, ftime)
-    task = await bfl.run(await bfl.prepare(input_image(), "p", OPTIONS), OPTIONS,
-                         Deadline(ftime.clock, 60))
+    task = await bfl.run(
+        await bfl.prepare(input_image(), "p", OPTIONS), OPTIONS, Deadline(ftime.clock, 60)
+    )
     local = f"{fake.base_url}/redirect?to={task}"
     assert (await bfl.upstream.download(local, Deadline(ftime.clock, 60)))[:4] == b"\x89PNG"
 
 
 async def test_result_size_is_capped(fake, http, ftime) -> None:
     bfl = engine(fake, http, ftime)
-    sample = await bfl.run(await bfl.prepare(input_image(), "p", OPTIONS), OPTIONS,
-                           Deadline(ftime.clock, 60))
+    sample = await bfl.run(
+        await bfl.prepare(input_image(), "p", OPTIONS), OPTIONS, Deadline(ftime.clock, 60)
+    )
     with pytest.raises(UpstreamFailed) as caught:
         await bfl.upstream.download(sample, Deadline(ftime.clock, 60), max_bytes=100)
     assert caught.value.messages == ["Upstream result is too large"]

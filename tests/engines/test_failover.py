@@ -47,18 +47,42 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def chain(fakes: tuple[FakeProvider, FakeProvider], http: httpx.AsyncClient,
-          ftime: FakeTime, bfl_limiter: Limiter | None = None) -> FailoverEngine:
+def chain(
+    fakes: tuple[FakeProvider, FakeProvider],
+    http: httpx.AsyncClient,
+    ftime: FakeTime,
+    bfl_limiter: Limiter | None = None,
+) -> FailoverEngine:
     bfl, fal = fakes
-    bfl_client = UpstreamClient("bfl", http, HostPolicy(bfl.base_url), {"x-key": SECRET},
-                                ftime.clock, ftime.sleep)
-    fal_client = UpstreamClient("fal", http, HostPolicy(fal.base_url),
-                                {"Authorization": f"Key {SECRET}"}, ftime.clock, ftime.sleep)
+    bfl_client = UpstreamClient(
+        "bfl", http, HostPolicy(bfl.base_url), {"x-key": SECRET}, ftime.clock, ftime.sleep
+    )
+    fal_client = UpstreamClient(
+        "fal",
+        http,
+        HostPolicy(fal.base_url),
+        {"Authorization": f"Key {SECRET}"},
+        ftime.clock,
+        ftime.sleep,
+    )
     engines: list[tuple[str, Engine]] = [
-        ("bfl", BflEngine(bfl_client, bfl.base_url, "flux-kontext-max",
-                          [bfl_limiter or Limiter(6)], 120.0, queue_timeout=0.05)),
-        ("fal", FalEngine(fal_client, fal.base_url, "fal-ai/flux-pro/kontext/max",
-                          [Limiter(10)], 120.0)),
+        (
+            "bfl",
+            BflEngine(
+                bfl_client,
+                bfl.base_url,
+                "flux-kontext-max",
+                [bfl_limiter or Limiter(6)],
+                120.0,
+                queue_timeout=0.05,
+            ),
+        ),
+        (
+            "fal",
+            FalEngine(
+                fal_client, fal.base_url, "fal-ai/flux-pro/kontext/max", [Limiter(10)], 120.0
+            ),
+        ),
     ]
     return FailoverEngine(engines, ftime.clock, 120.0)
 
@@ -69,12 +93,15 @@ async def test_first_engine_serves_when_healthy(fakes, http) -> None:
     assert fakes[1].requests == []
 
 
-@pytest.mark.parametrize("answers", [
-    [Answer(402, {"detail": "Insufficient credits"})],  # out of credits
-    [Answer(401, {"detail": "bad key"})],  # key rejected
-    [Answer(500, "x")] * 3,  # 5xx outage before acceptance
-    [Answer(429, None, {"Retry-After": "45"})] * 3,  # never accepted within its share
-])
+@pytest.mark.parametrize(
+    "answers",
+    [
+        [Answer(402, {"detail": "Insufficient credits"})],  # out of credits
+        [Answer(401, {"detail": "bad key"})],  # key rejected
+        [Answer(500, "x")] * 3,  # 5xx outage before acceptance
+        [Answer(429, None, {"Retry-After": "45"})] * 3,  # never accepted within its share
+    ],
+)
 async def test_outage_before_acceptance_fails_over(fakes, http, answers) -> None:
     fakes[0].submit_plan = list(answers)
     result = await chain(fakes, http, FakeTime()).edit(input_image(), "p", OPTIONS)
@@ -137,12 +164,14 @@ async def test_plain_engines_in_a_chain() -> None:
     ftime = FakeTime()
     down, up = _Stub(RateLimited()), _Stub()
     result = await FailoverEngine([("a", down), ("b", up)], ftime.clock, 10).edit(
-        input_image(), "p", OPTIONS)
+        input_image(), "p", OPTIONS
+    )
     assert result.engine == "stub" and (down.calls, up.calls) == (1, 1)
     final = _Stub(ContentPolicyViolation())
     with pytest.raises(ContentPolicyViolation):
         await FailoverEngine([("a", final), ("b", up)], ftime.clock, 10).edit(
-            input_image(), "p", OPTIONS)
+            input_image(), "p", OPTIONS
+        )
     assert up.calls == 1
     with pytest.raises(ValueError):
         FailoverEngine([], ftime.clock, 10)

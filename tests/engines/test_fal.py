@@ -47,10 +47,20 @@ def ftime() -> FakeTime:
     return FakeTime()
 
 
-def engine(fake: FakeProvider, http: httpx.AsyncClient, ftime: FakeTime,
-           app: str = FAL_APPS["flux-kontext-max"]) -> FalEngine:
-    client = UpstreamClient("fal", http, HostPolicy(fake.base_url),
-                            {"Authorization": f"Key {SECRET}"}, ftime.clock, ftime.sleep)
+def engine(
+    fake: FakeProvider,
+    http: httpx.AsyncClient,
+    ftime: FakeTime,
+    app: str = FAL_APPS["flux-kontext-max"],
+) -> FalEngine:
+    client = UpstreamClient(
+        "fal",
+        http,
+        HostPolicy(fake.base_url),
+        {"Authorization": f"Key {SECRET}"},
+        ftime.clock,
+        ftime.sleep,
+    )
     return FalEngine(client, fake.base_url, app, [Limiter(10)], 120.0)
 
 

@@ -10,30 +10,36 @@ from imagine.errors import UpstreamFailed
 POLICY = HostPolicy("https://api.bfl.ai", ["bfl.ai", "*.bfl.ai"])
 
 
-@pytest.mark.parametrize("url", [
-    "https://api.bfl.ai/v1/get_result?id=1",
-    "https://api.bfl.ai:443/v1/get_result?id=1",
-    "https://bfl.ai/x",
-    "https://delivery-eu1.bfl.ai/results/a.jpeg?sig=x",
-    "https://API.BFL.AI/v1/get_result",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.bfl.ai/v1/get_result?id=1",
+        "https://api.bfl.ai:443/v1/get_result?id=1",
+        "https://bfl.ai/x",
+        "https://delivery-eu1.bfl.ai/results/a.jpeg?sig=x",
+        "https://API.BFL.AI/v1/get_result",
+    ],
+)
 def test_provider_hosts_are_allowed(url: str) -> None:
     assert POLICY.allows(url)
     assert POLICY.check(url) == url
 
 
-@pytest.mark.parametrize("url", [
-    "http://delivery-eu1.bfl.ai/x",  # plain http to a delivery host
-    "https://bfl.ai.evil.example/x",
-    "https://evilbfl.ai/x",
-    "https://delivery.bfl.ai:8443/x",
-    "https://user:pw@api.bfl.ai/x",
-    "https://169.254.169.254/latest/meta-data",
-    "file:///etc/passwd",
-    "//api.bfl.ai/x",
-    "https://[::1",
-    "",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://delivery-eu1.bfl.ai/x",  # plain http to a delivery host
+        "https://bfl.ai.evil.example/x",
+        "https://evilbfl.ai/x",
+        "https://delivery.bfl.ai:8443/x",
+        "https://user:pw@api.bfl.ai/x",
+        "https://169.254.169.254/latest/meta-data",
+        "file:///etc/passwd",
+        "//api.bfl.ai/x",
+        "https://[::1",
+        "",
+    ],
+)
 def test_everything_else_is_refused(url: str) -> None:
     assert not POLICY.allows(url)
     with pytest.raises(UpstreamFailed):

@@ -63,7 +63,8 @@ async def test_bounded_wait_raises_rate_limited_and_leaves_the_queue() -> None:
     with pytest.raises(RateLimited) as caught:
         await limiter.acquire(0.02)
     assert caught.value.status == 429 and caught.value.body() == {
-        "errors": [{"msg": "Rate limit exceeded"}]}
+        "errors": [{"msg": "Rate limit exceeded"}]
+    }
     assert isinstance(caught.value, ImagineError)  # an admitted task fails cleanly
     assert limiter.waiting == 0
     limiter.release()

@@ -53,7 +53,11 @@ async def test_no_keys_serves_offline_when_allowed(http) -> None:
         assert route.available and route.offline and route.engine_names == ["offline"]
         assert isinstance(route.engine, OfflineEngine)
     assert built["flux-kontext-max"].public() == {
-        "id": "flux-kontext-max", "price": 8, "available": True, "engines": ["offline"]}
+        "id": "flux-kontext-max",
+        "price": 8,
+        "available": True,
+        "engines": ["offline"],
+    }
 
 
 async def test_no_keys_and_no_fallback_is_unavailable(http) -> None:
@@ -96,8 +100,13 @@ async def test_env_list_orders_and_skips_missing_keys(http, monkeypatch) -> None
 
 
 async def test_log_routes_names_engines_never_keys(http) -> None:
-    built = routes(http, bfl_api_key=SECRET, fal_api_key=SECRET + "fal",
-                   engines={"flux-kontext-pro": "diffusers"}, allow_offline_fallback=False)
+    built = routes(
+        http,
+        bfl_api_key=SECRET,
+        fal_api_key=SECRET + "fal",
+        engines={"flux-kontext-pro": "diffusers"},
+        allow_offline_fallback=False,
+    )
     with capture_logs() as logs:
         log_routes(built)
     assert {e["model"] for e in logs} == {"flux-kontext-max", "flux-kontext-pro"}
@@ -113,6 +122,7 @@ async def test_built_route_edits_through_the_fake(http, server) -> None:
     built = routes(http, bfl_api_key=SECRET, bfl_base_url=fake.base_url)
     engine = built["flux-kontext-pro"].engine
     assert engine is not None
-    result = await engine.edit(input_image(), "p", EditOptions("flux-kontext-pro", "1:1",
-                                                               1024, 1024))
+    result = await engine.edit(
+        input_image(), "p", EditOptions("flux-kontext-pro", "1:1", 1024, 1024)
+    )
     assert result.engine == "bfl" and fake.requests[0] == ("POST", "/v1/flux-kontext-pro")

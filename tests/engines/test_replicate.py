@@ -48,10 +48,22 @@ def ftime() -> FakeTime:
 
 
 def engine(fake: FakeProvider, http: httpx.AsyncClient, ftime: FakeTime) -> ReplicateEngine:
-    client = UpstreamClient("replicate", http, HostPolicy(fake.base_url),
-                            {"Authorization": f"Bearer {SECRET}"}, ftime.clock, ftime.sleep)
-    return ReplicateEngine(client, fake.base_url, REPLICATE_MODELS["flux-kontext-pro"],
-                           [Limiter(24)], 120.0, safety_tolerance=5)
+    client = UpstreamClient(
+        "replicate",
+        http,
+        HostPolicy(fake.base_url),
+        {"Authorization": f"Bearer {SECRET}"},
+        ftime.clock,
+        ftime.sleep,
+    )
+    return ReplicateEngine(
+        client,
+        fake.base_url,
+        REPLICATE_MODELS["flux-kontext-pro"],
+        [Limiter(24)],
+        120.0,
+        safety_tolerance=5,
+    )
 
 
 async def test_sync_wait_returns_the_output_without_polling(fake, http, ftime) -> None:
@@ -64,8 +76,7 @@ async def test_sync_wait_returns_the_output_without_polling(fake, http, ftime) -
     assert data["input_image"].startswith("data:image/png;base64,")
     assert data["output_format"] == "jpg" and data["aspect_ratio"] == "9:16"
     assert data["safety_tolerance"] == 2 and "seed" not in data
-    assert fake.requests[0][1] == (
-        "/v1/models/black-forest-labs/flux-kontext-pro/predictions")
+    assert fake.requests[0][1] == ("/v1/models/black-forest-labs/flux-kontext-pro/predictions")
     assert len(fake.requests) == 2  # create + download, no polling
 
 

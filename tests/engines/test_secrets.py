@@ -36,8 +36,9 @@ def _fal(fake: FakeProvider, client: UpstreamClient) -> HostedEngine:
 
 
 def _replicate(fake: FakeProvider, client: UpstreamClient) -> HostedEngine:
-    return ReplicateEngine(client, fake.base_url, "black-forest-labs/flux-kontext-max",
-                           [Limiter(6)], 120.0)
+    return ReplicateEngine(
+        client, fake.base_url, "black-forest-labs/flux-kontext-max", [Limiter(6)], 120.0
+    )
 
 
 PROVIDERS: dict[str, tuple[Callable[[FakeServer], Starlette], dict[str, str], Any]] = {
@@ -86,8 +87,9 @@ async def test_nothing_secret_leaks(provider, http, scenario) -> None:
     fake = server.reset()
     SCENARIOS[scenario](fake)
     ftime = FakeTime()
-    client = UpstreamClient(name, http, HostPolicy(fake.base_url), PROVIDERS[name][1],
-                            ftime.clock, ftime.sleep)
+    client = UpstreamClient(
+        name, http, HostPolicy(fake.base_url), PROVIDERS[name][1], ftime.clock, ftime.sleep
+    )
     engine = PROVIDERS[name][2](fake, client)
     error: ImagineError | None = None
     with capture_logs() as logs:

@@ -88,7 +88,10 @@ def guarded(settings: Settings, **client_kwargs: object) -> Guarded:
     resolver = StaticResolver()
     backend = RecordingBackend()
     client = build_outbound_client(
-        settings, resolver=resolver, network_backend=backend, **client_kwargs  # type: ignore[arg-type]
+        settings,
+        resolver=resolver,
+        network_backend=backend,
+        **client_kwargs,  # type: ignore[arg-type]
     )
     fetcher = ImageFetcher(
         client,

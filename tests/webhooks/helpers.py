@@ -101,8 +101,9 @@ async def queue_failed_task_events(database_url: str, hook: str, count: int) -> 
         ids = []
         async with sessions.begin() as session:
             for n in range(count):
-                new = NewTask(account_id, "flux-kontext-pro", f"p{n}", "1:1", "png", None, hook,
-                              None, 0)
+                new = NewTask(
+                    account_id, "flux-kontext-pro", f"p{n}", "1:1", "png", None, hook, None, 0
+                )
                 task = await tasks_repo.insert_task(session, new, now=clock.now())
                 failed = await tasks_repo.fail_task(
                     session, task.id, error="x", error_status=500, now=clock.now()

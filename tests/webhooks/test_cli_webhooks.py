@@ -65,8 +65,14 @@ def test_webhooks_commands(tmp_path: Path, database_url: str) -> None:
     old = re.findall(r"webhook signing secret: (whsec_\S+)", shown.stdout)
     assert len(old) == 1, shown.stdout
     rotated = _imagine(
-        database_url, tmp_path, "webhooks", "rotate-secret", "--email", "w@example.com",
-        "--grace", "1h",
+        database_url,
+        tmp_path,
+        "webhooks",
+        "rotate-secret",
+        "--email",
+        "w@example.com",
+        "--grace",
+        "1h",
     )
     assert rotated.returncode == 0, rotated.stderr
     new = rotated.stdout.strip().splitlines()[-1]
@@ -74,7 +80,13 @@ def test_webhooks_commands(tmp_path: Path, database_url: str) -> None:
     shown = _imagine(database_url, tmp_path, "accounts", "show", "--email", "w@example.com")
     assert f"webhook signing secret: {new}" in shown.stdout
     bad = _imagine(
-        database_url, tmp_path, "webhooks", "rotate-secret", "--email", "w@example.com",
-        "--grace", "soon",
+        database_url,
+        tmp_path,
+        "webhooks",
+        "rotate-secret",
+        "--email",
+        "w@example.com",
+        "--grace",
+        "soon",
     )
     assert bad.returncode == 1

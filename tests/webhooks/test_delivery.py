@@ -154,7 +154,9 @@ async def test_failed_task_is_delivered_with_its_error(
 ) -> None:
     key = await api.account()
     r = await api.imagine(
-        key, prompt="make it sepia", image_url=image_host.base + "/missing.jpg",
+        key,
+        prompt="make it sepia",
+        image_url=image_host.base + "/missing.jpg",
         webhook_url=receiver.url,
     )
     assert r.status_code == 400
@@ -208,9 +210,7 @@ async def test_gone_stops_and_redirects_are_not_followed(
     assert [r.path for r in receiver.requests] == ["/hook", "/hook"]
 
 
-async def test_retry_after_is_honoured(
-    api: Api, image_host: ImageHost, receiver: Receiver
-) -> None:
+async def test_retry_after_is_honoured(api: Api, image_host: ImageHost, receiver: Receiver) -> None:
     receiver.script = [Answer(429, headers={"retry-after": "3600"})]
     key = await api.account()
     await _edit(api, key, image_host, webhook_url=receiver.url)

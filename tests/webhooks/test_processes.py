@@ -194,9 +194,7 @@ def test_two_workers_never_deliver_the_same_attempt_twice(
         _process(["worker"], env, logs[1]) as w2,
     ):
         _wait(
-            lambda: all(
-                p.exists() and "webhook delivery started" in p.read_text() for p in logs
-            ),
+            lambda: all(p.exists() and "webhook delivery started" in p.read_text() for p in logs),
             "both workers",
         )
         ids = run(queue_failed_task_events(database_url, receiver.url, 60))

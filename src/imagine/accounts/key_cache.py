@@ -22,9 +22,7 @@ Lookup = Callable[[str], Awaitable[Account | None]]
 class CachedKeyLookup:
     """Wraps a key lookup with a bounded, time-limited cache keyed by the key's hash."""
 
-    def __init__(
-        self, lookup: Lookup, clock: Clock, ttl: float, max_entries: int = 10_000
-    ) -> None:
+    def __init__(self, lookup: Lookup, clock: Clock, ttl: float, max_entries: int = 10_000) -> None:
         self._lookup = lookup
         self._clock = clock
         self._ttl = timedelta(seconds=ttl)

@@ -64,8 +64,7 @@ class BflEngine(HostedEngine):
         safety_tolerance: int = 2,
         queue_timeout: float = 30.0,
     ) -> None:
-        super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance,
-                         queue_timeout)
+        super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance, queue_timeout)
         self.endpoint = endpoint
 
     async def prepare(
@@ -91,8 +90,9 @@ class BflEngine(HostedEngine):
         )
         body.clear()  # the upload is the provider's now: hold no copy while polling
         if response.status_code in (400, 422):
-            log.warning("upstream rejected the request", engine=self.name,
-                        status=response.status_code)
+            log.warning(
+                "upstream rejected the request", engine=self.name, status=response.status_code
+            )
             log.debug("upstream rejection", engine=self.name, body=response.text[:500])
             raise UpstreamFailed("Upstream rejected the request")
         answer = json_object(response, self.name)
@@ -102,6 +102,7 @@ class BflEngine(HostedEngine):
             polling_url = f"{self.base_url}/v1/get_result?id={quote(task_id)}"
         if not isinstance(polling_url, str):
             raise malformed(self.name)
-        log.info("upstream task accepted", engine=self.name, model=options.model,
-                 task=str(task_id)[:64])
+        log.info(
+            "upstream task accepted", engine=self.name, model=options.model, task=str(task_id)[:64]
+        )
         return await self.poll(self.upstream.hosts.check(polling_url), deadline, bfl_step)

@@ -64,8 +64,12 @@ class FailoverEngine:
             except RETRYABLE as exc:
                 last = exc
                 following = self.engines[index + 1][0] if index + 1 < len(self.engines) else None
-                log.warning("upstream unavailable, failing over", engine=name,
-                            error=type(exc).__name__, next_engine=following)
+                log.warning(
+                    "upstream unavailable, failing over",
+                    engine=name,
+                    error=type(exc).__name__,
+                    next_engine=following,
+                )
                 continue
             if index:
                 result.warnings.append(f"served by fallback engine {name}")

@@ -18,8 +18,12 @@ from imagine.errors import ContentPolicyViolation, UpstreamFailed
 
 log = structlog.get_logger(__name__)
 
-FAL_APPS = MappingProxyType({"flux-kontext-max": "fal-ai/flux-pro/kontext/max",
-            "flux-kontext-pro": "fal-ai/flux-pro/kontext"})
+FAL_APPS = MappingProxyType(
+    {
+        "flux-kontext-max": "fal-ai/flux-pro/kontext/max",
+        "flux-kontext-pro": "fal-ai/flux-pro/kontext",
+    }
+)
 # Hosts fal serves result files from (https only); the queue host itself is always allowed.
 
 _RUNNING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
@@ -76,8 +80,7 @@ class FalEngine(HostedEngine):
         safety_tolerance: int = 2,
         queue_timeout: float = 30.0,
     ) -> None:
-        super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance,
-                         queue_timeout)
+        super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance, queue_timeout)
         self.app = app
         self.safety_tolerance = max(1, self.safety_tolerance)  # fal takes 1..2
 
@@ -102,8 +105,9 @@ class FalEngine(HostedEngine):
             log.info("upstream refused on content grounds", engine=self.name)
             raise ContentPolicyViolation()
         if 400 <= response.status_code < 500:
-            log.warning("upstream rejected the request", engine=self.name,
-                        status=response.status_code)
+            log.warning(
+                "upstream rejected the request", engine=self.name, status=response.status_code
+            )
             log.debug("upstream rejection", engine=self.name, body=response.text[:500])
             raise UpstreamFailed("Upstream rejected the request")
 
@@ -121,8 +125,9 @@ class FalEngine(HostedEngine):
         response_url = answer.get("response_url", f"{queue_url}/requests/{request_id}")
         status_url = self.upstream.hosts.check(status_url)
         response_url = self.upstream.hosts.check(response_url)
-        log.info("upstream task accepted", engine=self.name, model=options.model,
-                 task=request_id[:64])
+        log.info(
+            "upstream task accepted", engine=self.name, model=options.model, task=request_id[:64]
+        )
         cancel = ("PUT", answer.get("cancel_url", f"{queue_url}/requests/{request_id}/cancel"))
         await self.poll(status_url, deadline, fal_status_step, cancel=cancel)
         result = await self.upstream.send("GET", response_url, deadline, "poll")

@@ -83,8 +83,14 @@ class HostedEngine(ABC):
         data = await self.upstream.download(result_url, deadline)
         if options.source is not None:
             info = await validate_result_bytes(data)
-            log.info("upstream edit finished", engine=self.name, model=options.model,
-                     format=info.format, width=info.width, height=info.height)
+            log.info(
+                "upstream edit finished",
+                engine=self.name,
+                model=options.model,
+                format=info.format,
+                width=info.width,
+                height=info.height,
+            )
             return EditResult(engine=self.name, data=data, format=info.format)
         edited = fit(await decode_result(data), options.width, options.height)
         log.info("upstream edit finished", engine=self.name, model=options.model)

@@ -55,8 +55,12 @@ class ModelRoute:
 
     def public(self) -> dict[str, object]:
         """The model's entry for `GET /api/v1/models` (no secrets, no provider URLs)."""
-        return {"id": self.model.id, "price": self.model.price, "available": self.available,
-                "engines": list(self.engine_names) if self.available else []}
+        return {
+            "id": self.model.id,
+            "price": self.model.price,
+            "available": self.available,
+            "engines": list(self.engine_names) if self.available else [],
+        }
 
 
 def _prefixed(scheme: str, key: SecretStr) -> SecretStr:
@@ -67,23 +71,29 @@ def _prefixed(scheme: str, key: SecretStr) -> SecretStr:
 class _Builder:
     """Creates upstream engines; one client and one limiter set per provider account."""
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient, clock: Clock,
-                 sleep: Sleep) -> None:
+    def __init__(
+        self, settings: Settings, http: httpx.AsyncClient, clock: Clock, sleep: Sleep
+    ) -> None:
         self.s, self.http, self.clock, self.sleep = settings, http, clock, sleep
         self.clients: dict[str, UpstreamClient] = {}
         self.limiters: dict[str, Limiter] = {}
 
     def has_key(self, name: str) -> bool:
         """True when the upstream `name` has a key or token configured."""
-        keys = {"bfl": self.s.bfl_api_key, "fal": self.s.fal_api_key,
-                "replicate": self.s.replicate_api_token}
+        keys = {
+            "bfl": self.s.bfl_api_key,
+            "fal": self.s.fal_api_key,
+            "replicate": self.s.replicate_api_token,
+        }
         return bool(keys.get(name))
 
-    def _client(self, name: str, hosts: HostPolicy,
-                auth: dict[str, str | SecretStr]) -> UpstreamClient:
+    def _client(
+        self, name: str, hosts: HostPolicy, auth: dict[str, str | SecretStr]
+    ) -> UpstreamClient:
         if name not in self.clients:
-            self.clients[name] = UpstreamClient(name, self.http, hosts, auth, self.clock,
-                                                self.sleep)
+            self.clients[name] = UpstreamClient(
+                name, self.http, hosts, auth, self.clock, self.sleep
+            )
         return self.clients[name]
 
     def _limiter(self, key: str, cap: int) -> Limiter:
@@ -99,25 +109,44 @@ class _Builder:
             # The endpoint's own cap (Kontext Max: 6) first, then the key's overall cap (24).
             limiters = [self._limiter("bfl", s.bfl_max_in_flight)]
             if endpoint == "flux-kontext-max":
-                limiters.insert(0, self._limiter(f"bfl:{endpoint}",
-                                                 s.bfl_max_in_flight_kontext_max))
-            return BflEngine(client, s.bfl_base_url, endpoint, limiters, deadline,
-                             s.bfl_safety_tolerance, s.upstream_queue_timeout)
+                limiters.insert(
+                    0, self._limiter(f"bfl:{endpoint}", s.bfl_max_in_flight_kontext_max)
+                )
+            return BflEngine(
+                client,
+                s.bfl_base_url,
+                endpoint,
+                limiters,
+                deadline,
+                s.bfl_safety_tolerance,
+                s.upstream_queue_timeout,
+            )
         if name == "fal" and model_id in FAL_APPS and s.fal_api_key:
             hosts = HostPolicy(s.fal_base_url, s.fal_delivery_hosts)
-            client = self._client(name, hosts,
-                                  {"Authorization": _prefixed("Key", s.fal_api_key)})
-            return FalEngine(client, s.fal_base_url, FAL_APPS[model_id],
-                             [self._limiter("fal", s.fal_max_in_flight)], deadline,
-                             s.bfl_safety_tolerance, s.upstream_queue_timeout)
+            client = self._client(name, hosts, {"Authorization": _prefixed("Key", s.fal_api_key)})
+            return FalEngine(
+                client,
+                s.fal_base_url,
+                FAL_APPS[model_id],
+                [self._limiter("fal", s.fal_max_in_flight)],
+                deadline,
+                s.bfl_safety_tolerance,
+                s.upstream_queue_timeout,
+            )
         if name == "replicate" and model_id in REPLICATE_MODELS and s.replicate_api_token:
             hosts = HostPolicy(s.replicate_base_url, s.replicate_delivery_hosts)
-            client = self._client(name, hosts,
-                                  {"Authorization": _prefixed("Bearer",
-                                                              s.replicate_api_token)})
-            return ReplicateEngine(client, s.replicate_base_url, REPLICATE_MODELS[model_id],
-                                   [self._limiter("replicate", s.replicate_max_in_flight)],
-                                   deadline, s.bfl_safety_tolerance, s.upstream_queue_timeout)
+            client = self._client(
+                name, hosts, {"Authorization": _prefixed("Bearer", s.replicate_api_token)}
+            )
+            return ReplicateEngine(
+                client,
+                s.replicate_base_url,
+                REPLICATE_MODELS[model_id],
+                [self._limiter("replicate", s.replicate_max_in_flight)],
+                deadline,
+                s.bfl_safety_tolerance,
+                s.upstream_queue_timeout,
+            )
         return None
 
 
@@ -146,11 +175,17 @@ def build_routes(
         note = f"skipped {skipped} (no key, or not served there)" if skipped else ""
         if not chain and settings.allow_offline_fallback:
             routes[model.id] = ModelRoute(
-                model, offline(), ["offline"], True,
-                note or "no upstream configured; serving with the offline engine", skipped)
+                model,
+                offline(),
+                ["offline"],
+                True,
+                note or "no upstream configured; serving with the offline engine",
+                skipped,
+            )
         elif not chain:
-            routes[model.id] = ModelRoute(model, None, [], False,
-                                          note or "no engine configured", skipped)
+            routes[model.id] = ModelRoute(
+                model, None, [], False, note or "no engine configured", skipped
+            )
         elif len(chain) == 1:
             routes[model.id] = ModelRoute(model, chain[0][1], [chain[0][0]], True, note, skipped)
         else:
@@ -163,8 +198,12 @@ def log_routes(routes: dict[str, ModelRoute]) -> None:
     """Say plainly, at startup, which engines serve each model (never keys or URLs)."""
     for route in routes.values():
         if not route.available:
-            log.warning("model unavailable", model=route.model.id, reason=route.note,
-                        configured=route.skipped)
+            log.warning(
+                "model unavailable",
+                model=route.model.id,
+                reason=route.note,
+                configured=route.skipped,
+            )
         elif route.offline:
             log.warning(
                 "model served by the OFFLINE engine (classical image processing, not FLUX"
@@ -173,5 +212,9 @@ def log_routes(routes: dict[str, ModelRoute]) -> None:
                 **({"note": route.note} if route.note else {}),
             )
         else:
-            log.info("model served", model=route.model.id, engines=route.engine_names,
-                     **({"note": route.note} if route.note else {}))
+            log.info(
+                "model served",
+                model=route.model.id,
+                engines=route.engine_names,
+                **({"note": route.note} if route.note else {}),
+            )

@@ -17,8 +17,12 @@ from imagine.errors import ContentPolicyViolation, UpstreamFailed
 
 log = structlog.get_logger(__name__)
 
-REPLICATE_MODELS = MappingProxyType({"flux-kontext-max": "black-forest-labs/flux-kontext-max",
-                    "flux-kontext-pro": "black-forest-labs/flux-kontext-pro"})
+REPLICATE_MODELS = MappingProxyType(
+    {
+        "flux-kontext-max": "black-forest-labs/flux-kontext-max",
+        "flux-kontext-pro": "black-forest-labs/flux-kontext-pro",
+    }
+)
 # Longest sync wait Replicate accepts in `Prefer: wait=<seconds>`.
 REPLICATE_MAX_WAIT = 60
 
@@ -68,8 +72,7 @@ class ReplicateEngine(HostedEngine):
         safety_tolerance: int = 2,
         queue_timeout: float = 30.0,
     ) -> None:
-        super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance,
-                         queue_timeout)
+        super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance, queue_timeout)
         self.model = model
 
     async def prepare(
@@ -92,13 +95,19 @@ class ReplicateEngine(HostedEngine):
         """Create with `Prefer: wait`; if still running after the wait, poll `urls.get`."""
         wait = int(min(REPLICATE_MAX_WAIT, max(1.0, deadline.remaining("submit") - 5.0)))
         response = await self.upstream.send(
-            "POST", f"{self.base_url}/v1/models/{self.model}/predictions", deadline, "submit",
-            json=body, headers={"Prefer": f"wait={wait}"}, call_timeout=wait + 15.0,
+            "POST",
+            f"{self.base_url}/v1/models/{self.model}/predictions",
+            deadline,
+            "submit",
+            json=body,
+            headers={"Prefer": f"wait={wait}"},
+            call_timeout=wait + 15.0,
         )
         body.clear()  # the upload is the provider's now: hold no copy while polling
         if 400 <= response.status_code < 500:
-            log.warning("upstream rejected the request", engine=self.name,
-                        status=response.status_code)
+            log.warning(
+                "upstream rejected the request", engine=self.name, status=response.status_code
+            )
             log.debug("upstream rejection", engine=self.name, body=response.text[:500])
             raise UpstreamFailed("Upstream rejected the request")
         prediction = json_object(response, self.name)
@@ -106,8 +115,11 @@ class ReplicateEngine(HostedEngine):
         get_url = urls.get("get") if isinstance(urls, dict) else None
         if not isinstance(get_url, str):
             raise malformed(self.name)
-        log.info("upstream task accepted", engine=self.name, model=options.model,
-                 task=str(prediction.get("id"))[:64])
+        log.info(
+            "upstream task accepted",
+            engine=self.name,
+            model=options.model,
+            task=str(prediction.get("id"))[:64],
+        )
         cancel = ("POST", urls.get("cancel")) if isinstance(urls, dict) else None
-        return await self.poll(get_url, deadline, replicate_step, first=prediction,
-                               cancel=cancel)
+        return await self.poll(get_url, deadline, replicate_step, first=prediction, cancel=cancel)

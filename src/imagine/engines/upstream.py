@@ -146,7 +146,10 @@ class UpstreamClient:
                 raise self._timeout_error(phase)
             try:
                 response = await self.http.request(
-                    method, url, json=json, headers={**self._auth_headers(), **(headers or {})},
+                    method,
+                    url,
+                    json=json,
+                    headers={**self._auth_headers(), **(headers or {})},
                     timeout=min(call_timeout or self._call_timeout, remaining),
                     follow_redirects=False,
                 )
@@ -159,27 +162,35 @@ class UpstreamClient:
             except httpx.RequestError as exc:
                 if phase == "submit":
                     # The provider may have accepted it: retrying anywhere could double-submit.
-                    log.warning("upstream submission unconfirmed", engine=self.name,
-                                error=type(exc).__name__)
+                    log.warning(
+                        "upstream submission unconfirmed",
+                        engine=self.name,
+                        error=type(exc).__name__,
+                    )
                     raise UpstreamFailed("Upstream did not confirm the submission") from None
                 await self._failed(phase, failures := failures + 1, delay(), deadline, exc)
                 continue
             status = response.status_code
             if status == 429:
                 wait = max(self.retry_after(response), 0.5)  # never a tight loop
-                log.info("upstream over its concurrency limit, waiting", engine=self.name,
-                         wait=wait)
+                log.info(
+                    "upstream over its concurrency limit, waiting", engine=self.name, wait=wait
+                )
                 if wait >= deadline.remaining(phase):
                     raise self._timeout_error(phase)
                 await self.sleep(wait)
                 continue
             if status == 402:
-                log.error("UPSTREAM ACCOUNT OUT OF CREDITS: top up the provider account",
-                          engine=self.name)
+                log.error(
+                    "UPSTREAM ACCOUNT OUT OF CREDITS: top up the provider account", engine=self.name
+                )
                 raise UpstreamUnavailable()
             if status in (401, 403):
-                log.error("UPSTREAM KEY REJECTED (or account locked): check the provider key",
-                          engine=self.name, status=status)
+                log.error(
+                    "UPSTREAM KEY REJECTED (or account locked): check the provider key",
+                    engine=self.name,
+                    status=status,
+                )
                 raise UpstreamUnavailable()
             if status >= 500:
                 await self._failed(phase, failures := failures + 1, delay(), deadline, None)
@@ -204,8 +215,9 @@ class UpstreamClient:
         response = await self.send("GET", url, deadline, "poll")
         return json_object(response, self.name)
 
-    async def download(self, url: str, deadline: Deadline, max_bytes: int = MAX_RESULT_BYTES,
-                       max_hops: int = 3) -> bytes:
+    async def download(
+        self, url: str, deadline: Deadline, max_bytes: int = MAX_RESULT_BYTES, max_hops: int = 3
+    ) -> bytes:
         """Fetch a result at once: no auth headers, every redirect hop host-checked, size capped."""
         if url.startswith("data:"):
             return decode_data_uri(url, max_bytes)
@@ -222,8 +234,9 @@ class UpstreamClient:
         log.warning("upstream result could not be downloaded", engine=self.name)
         raise UpstreamFailed("Upstream result could not be downloaded")
 
-    async def _download_once(self, url: str, deadline: Deadline, max_bytes: int,
-                             max_hops: int) -> bytes:
+    async def _download_once(
+        self, url: str, deadline: Deadline, max_bytes: int, max_hops: int
+    ) -> bytes:
         for _ in range(max_hops + 1):
             self.hosts.check(url)
             log.debug("downloading upstream result", engine=self.name, url=redact_url(url))
@@ -231,17 +244,23 @@ class UpstreamClient:
             if timeout <= 0:
                 raise UpstreamTimeout()
             try:
-                async with asyncio.timeout(timeout), self.http.stream(
-                    "GET", url, timeout=timeout, follow_redirects=False
-                ) as response:
+                async with (
+                    asyncio.timeout(timeout),
+                    self.http.stream(
+                        "GET", url, timeout=timeout, follow_redirects=False
+                    ) as response,
+                ):
                     if response.is_redirect and "location" in response.headers:
                         url = str(response.url.join(response.headers["location"]))
                         continue
                     if response.status_code >= 500:
                         raise _Transient(f"status {response.status_code}")
                     if response.status_code != 200:
-                        log.warning("upstream result not downloadable", engine=self.name,
-                                    status=response.status_code)
+                        log.warning(
+                            "upstream result not downloadable",
+                            engine=self.name,
+                            status=response.status_code,
+                        )
                         raise UpstreamFailed("Upstream result expired or missing")
                     return await _read_capped(response, max_bytes)
             except (httpx.TimeoutException, TimeoutError):

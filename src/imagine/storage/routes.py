@@ -21,9 +21,7 @@ router = APIRouter(tags=["files"])
         **openapi.FILES,
     },
 )
-async def get_file(
-    name: str, sessions: SessionsDep, clock: ClockDep, store: StoreDep
-) -> Response:
+async def get_file(name: str, sessions: SessionsDep, clock: ClockDep, store: StoreDep) -> Response:
     """Serve a stored output until it expires."""
     if not valid_object_name(name):
         raise NotFound("File not found")

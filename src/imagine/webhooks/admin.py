@@ -83,6 +83,4 @@ async def rotate_secret(
         account = await accounts_repo.account_by_email(session, email)
         if account is None:
             raise AdminError(f"no account with email {email}")
-        return await repo.rotate_signing_secret(
-            session, account.id, grace=grace, now=clock.now()
-        )
+        return await repo.rotate_signing_secret(session, account.id, grace=grace, now=clock.now())

@@ -72,9 +72,7 @@ async def _read_capped(response: httpx.Response) -> bytes:
     return data[:MAX_RECORDED_BODY]
 
 
-async def send(
-    http: httpx.AsyncClient, claim: Claim, *, now: datetime, deadline: float
-) -> Outcome:
+async def send(http: httpx.AsyncClient, claim: Claim, *, now: datetime, deadline: float) -> Outcome:
     """POST the payload once; never raises for anything the receiver or network does."""
     headers = request_headers(claim, int(now.timestamp()))
     started = time.monotonic()
@@ -216,9 +214,7 @@ class Deliverer:
         )
         with anyio.CancelScope(shield=True):
             async with self.sessions.begin() as session:
-                kept = await repo.record_attempt(
-                    session, claim, self.name, record, now=clock.now()
-                )
+                kept = await repo.record_attempt(session, claim, self.name, record, now=clock.now())
         log.info(
             "webhook attempt",
             delivery=claim.id,

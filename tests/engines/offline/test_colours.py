@@ -20,8 +20,12 @@ def test_compound_names_are_joined() -> None:
 
 @pytest.mark.parametrize(
     ("text", "name", "finish"),
-    [("matte black", "black", "matte"), ("metallic dark blue", "darkblue", "metallic"),
-     ("red glossy", "red", "glossy"), ("pale bronze", "pale bronze", "plain")],
+    [
+        ("matte black", "black", "matte"),
+        ("metallic dark blue", "darkblue", "metallic"),
+        ("red glossy", "red", "glossy"),
+        ("pale bronze", "pale bronze", "plain"),
+    ],
 )
 def test_find_colour(text: str, name: str, finish: str) -> None:
     found = find_colour(text)

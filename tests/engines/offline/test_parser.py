@@ -75,17 +75,22 @@ def test_families_and_paraphrases(instruction: str, expected: list[str]) -> None
 
 @pytest.mark.parametrize(
     ("typo", "op"),
-    [("make it sligthly brigher", "brighter"), ("sepai", "sepia"),
-     ("blurr the backgroud", "background_blur"), ("add a vignete", "vignette"),
-     ("pixellate", "pixelate")],
+    [
+        ("make it sligthly brigher", "brighter"),
+        ("sepai", "sepia"),
+        ("blurr the backgroud", "background_blur"),
+        ("add a vignete", "vignette"),
+        ("pixellate", "pixelate"),
+    ],
 )
 def test_small_typos_are_tolerated(typo: str, op: str) -> None:
     assert ops(typo) == [op]
 
 
 def test_amount_words_scale_the_strength() -> None:
-    slight, plain, much = (parse(f"make it {w} brighter").edits[0].amount
-                           for w in ("slightly", "", "much"))
+    slight, plain, much = (
+        parse(f"make it {w} brighter").edits[0].amount for w in ("slightly", "", "much")
+    )
     assert 0 < slight < plain < much
 
 
@@ -96,9 +101,14 @@ def test_less_flips_the_direction() -> None:
 
 @pytest.mark.parametrize(
     ("instruction", "angle"),
-    [("rotate 90 degrees", 90.0), ("rotate left", -90.0), ("rotate right", 90.0),
-     ("turn it upside down", 180.0), ("rotate 45° counterclockwise", -45.0),
-     ("rotate by 270", 270.0)],
+    [
+        ("rotate 90 degrees", 90.0),
+        ("rotate left", -90.0),
+        ("rotate right", 90.0),
+        ("turn it upside down", 180.0),
+        ("rotate 45° counterclockwise", -45.0),
+        ("rotate by 270", 270.0),
+    ],
 )
 def test_angles(instruction: str, angle: float) -> None:
     assert parse(instruction).edits[0].angle == angle
@@ -122,10 +132,16 @@ def test_unquoted_text_is_recovered_with_its_case() -> None:
 
 
 def test_colour_names_shades_and_finishes() -> None:
-    colours = [parse(f"make the car {c}").edits[0].colour for c in
-               ("light green", "pale pink", "glossy red", "navy blue metallic")]
-    assert [c.name if c else None for c in colours] == ["lightgreen", "pale pink", "red",
-                                                        "navyblue"]
+    colours = [
+        parse(f"make the car {c}").edits[0].colour
+        for c in ("light green", "pale pink", "glossy red", "navy blue metallic")
+    ]
+    assert [c.name if c else None for c in colours] == [
+        "lightgreen",
+        "pale pink",
+        "red",
+        "navyblue",
+    ]
     assert [c.finish if c else None for c in colours] == ["plain", "plain", "glossy", "metallic"]
 
 
@@ -160,10 +176,37 @@ def test_parse_never_raises(text: str) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.sampled_from(
-    ["make", "the", "car", "red", "and", "blur", "background", "'hi'", "rotate", "90", "at",
-     "top", "matte", "black", ",", "rain", "slightly", "less", "text", "\"", "'", "remove"]),
-    max_size=14))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "make",
+                "the",
+                "car",
+                "red",
+                "and",
+                "blur",
+                "background",
+                "'hi'",
+                "rotate",
+                "90",
+                "at",
+                "top",
+                "matte",
+                "black",
+                ",",
+                "rain",
+                "slightly",
+                "less",
+                "text",
+                '"',
+                "'",
+                "remove",
+            ]
+        ),
+        max_size=14,
+    )
+)
 def test_parse_never_raises_on_near_miss_instructions(words: list[str]) -> None:
     parse(" ".join(words))
 

@@ -31,7 +31,7 @@ def test_seed_instruction_darkens_the_car_and_adds_rain(car: Scene) -> None:
     body = mask & (rgb[..., 0].astype(int) > rgb[..., 1].astype(int) + 60)  # the red paint
     assert luma(arr)[body].mean() < luma(rgb)[body].mean() * 0.6  # a visibly darker car
     road = np.zeros(mask.shape, bool)
-    road[int(rgb.shape[0] * 0.85):] = True
+    road[int(rgb.shape[0] * 0.85) :] = True
     assert np.abs(arr[road].astype(int) - rgb[road]).mean() > 10  # wet, reflecting road
     sky = (slice(0, 50), slice(None))
     assert (luma(arr[sky]) > np.median(luma(arr[sky])) + 25).mean() > 0.01  # rain streaks
@@ -82,15 +82,18 @@ def test_rotate_90_swaps_dimensions_and_text_stays_upright(car: Scene) -> None:
 
 
 def test_every_family_composes_in_one_instruction(car: Scene) -> None:
-    instruction = ("make the car blue, blur the background, warmer, sharpen, add fog, "
-                   "add a vignette, zoom in slightly, add the text 'Go' at the bottom")
+    instruction = (
+        "make the car blue, blur the background, warmer, sharpen, add fog, "
+        "add a vignette, zoom in slightly, add the text 'Go' at the bottom"
+    )
     out, warnings = render(pil(car[0]), instruction, 1)
     assert warnings == [] and out.size == pil(car[0]).size
 
 
 async def test_engine_edits_on_a_worker_thread(car: Scene) -> None:
-    options = EditOptions(model="flux-kontext-pro", aspect_ratio="4:3", width=320, height=240,
-                          seed=3)
+    options = EditOptions(
+        model="flux-kontext-pro", aspect_ratio="4:3", width=320, height=240, seed=3
+    )
     result = await OfflineEngine().edit(pil(car[0]), "sepia", options)
     assert result.engine == "offline" and result.warnings == []
     assert result.image.size == (320, 240)
@@ -107,11 +110,31 @@ def test_render_never_raises(text: str, seed: int | None) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.sampled_from(
-    ["make the car red", "blur the background", "rotate 37 degrees", "add the text 'x'",
-     "remove the background", "pixelate", "zoom in a lot", "add snow", "cartoon", "night",
-     "flip vertically", "sketch", "hdr", "make the background blue", "add rain reflections"]),
-    min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "make the car red",
+                "blur the background",
+                "rotate 37 degrees",
+                "add the text 'x'",
+                "remove the background",
+                "pixelate",
+                "zoom in a lot",
+                "add snow",
+                "cartoon",
+                "night",
+                "flip vertically",
+                "sketch",
+                "hdr",
+                "make the background blue",
+                "add rain reflections",
+            ]
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_any_combination_applies_cleanly(clauses: list[str]) -> None:
     tiny = Image.new("RGB", (40, 30), (30, 120, 200))
     out, warnings = render(tiny, " and ".join(clauses), 0)

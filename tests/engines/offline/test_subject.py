@@ -17,8 +17,9 @@ def iou(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_]) -> float:
 
 
 @pytest.mark.parametrize(("scene", "floor"), [("blob", 0.85), ("car", 0.7)])
-def test_subject_overlaps_the_drawn_one(scene: str, floor: float,
-                                        request: pytest.FixtureRequest) -> None:
+def test_subject_overlaps_the_drawn_one(
+    scene: str, floor: float, request: pytest.FixtureRequest
+) -> None:
     rgb, truth = request.getfixturevalue(scene)
     mask = find_subject(rgb)
     assert mask.shape == rgb.shape[:2] and mask.dtype == np.float32

@@ -30,8 +30,10 @@ def car_scene(
     draw.polygon([(0, horizon), *hills, (width, horizon)], fill=(92, 128, 98))
     # road in perspective with dashed centre line
     road_top = horizon + round(0.04 * height)
-    draw.polygon([(0.42 * width, road_top), (0.58 * width, road_top), (width, height), (0, height)],
-                 fill=(88, 88, 94))
+    draw.polygon(
+        [(0.42 * width, road_top), (0.58 * width, road_top), (width, height), (0, height)],
+        fill=(88, 88, 94),
+    )
     draw.rectangle([0, round(0.70 * height), width, height], fill=(84, 84, 90))
     for i in range(8):
         y0 = road_top + (height - road_top) * (i / 8) ** 1.5
@@ -44,8 +46,12 @@ def car_scene(
     cw, ch = 0.56 * width, 0.30 * height
     left, right = cx - cw / 2, cx + cw / 2
     body_top, body_bottom = base - 0.62 * ch, base - 0.12 * ch
-    cabin = [(left + 0.22 * cw, body_top), (left + 0.34 * cw, base - ch), (left + 0.70 * cw,
-             base - ch), (left + 0.82 * cw, body_top)]
+    cabin = [
+        (left + 0.22 * cw, body_top),
+        (left + 0.34 * cw, base - ch),
+        (left + 0.70 * cw, base - ch),
+        (left + 0.82 * cw, body_top),
+    ]
     wheel_r = 0.16 * ch
     wheels = [(left + 0.2 * cw, base - wheel_r), (left + 0.8 * cw, base - wheel_r)]
     # soft shadow under the car grounds it on the road
@@ -69,17 +75,31 @@ def car_scene(
     mdraw.bitmap((0, 0), body_mask, fill=255)
     draw = ImageDraw.Draw(img)
     # windows, highlight, lights, wheels
-    win = [(left + 0.27 * cw, body_top), (left + 0.36 * cw, base - 0.92 * ch),
-           (left + 0.68 * cw, base - 0.92 * ch), (left + 0.77 * cw, body_top)]
+    win = [
+        (left + 0.27 * cw, body_top),
+        (left + 0.36 * cw, base - 0.92 * ch),
+        (left + 0.68 * cw, base - 0.92 * ch),
+        (left + 0.77 * cw, body_top),
+    ]
     draw.polygon(win, fill=(150, 175, 195))
-    draw.line([(left + 0.52 * cw, body_top), (left + 0.52 * cw, base - 0.92 * ch)],
-              fill=tuple(round(c * 0.6) for c in colour), width=max(3, round(0.012 * cw)))
-    draw.line([(left + 0.05 * cw, body_top + 0.1 * ch), (right - 0.05 * cw, body_top + 0.1 * ch)],
-              fill=tuple(min(255, round(c * 1.25 + 60)) for c in colour), width=4)
-    draw.ellipse([right - 0.05 * cw, body_top + 0.15 * ch, right - 0.01 * cw,
-                  body_top + 0.28 * ch], fill=(255, 240, 190))
-    draw.ellipse([left + 0.01 * cw, body_top + 0.15 * ch, left + 0.04 * cw,
-                  body_top + 0.28 * ch], fill=(200, 30, 20))
+    draw.line(
+        [(left + 0.52 * cw, body_top), (left + 0.52 * cw, base - 0.92 * ch)],
+        fill=tuple(round(c * 0.6) for c in colour),
+        width=max(3, round(0.012 * cw)),
+    )
+    draw.line(
+        [(left + 0.05 * cw, body_top + 0.1 * ch), (right - 0.05 * cw, body_top + 0.1 * ch)],
+        fill=tuple(min(255, round(c * 1.25 + 60)) for c in colour),
+        width=4,
+    )
+    draw.ellipse(
+        [right - 0.05 * cw, body_top + 0.15 * ch, right - 0.01 * cw, body_top + 0.28 * ch],
+        fill=(255, 240, 190),
+    )
+    draw.ellipse(
+        [left + 0.01 * cw, body_top + 0.15 * ch, left + 0.04 * cw, body_top + 0.28 * ch],
+        fill=(200, 30, 20),
+    )
     for wx, wy in wheels:
         for r, fill in ((wheel_r, (22, 22, 24)), (0.55 * wheel_r, (170, 170, 175))):
             draw.ellipse([wx - r, wy - r, wx + r, wy + r], fill=fill)

@@ -41,8 +41,9 @@ def test_horizontal_flip_mirrors_columns(car: tuple[Array, object]) -> None:
 
 
 @pytest.mark.parametrize("angle", [15.0, -30.0, 45.0])
-def test_small_angles_keep_size_and_fill_the_corners(car: tuple[Array, object],
-                                                     angle: float) -> None:
+def test_small_angles_keep_size_and_fill_the_corners(
+    car: tuple[Array, object], angle: float
+) -> None:
     out = run(car[0], "rotate", angle=angle)
     assert out.shape == car[0].shape
     assert not np.array_equal(out, car[0])

@@ -16,12 +16,16 @@ def red_rows(out: Array) -> np.ndarray:
     return np.nonzero(red.any(axis=1))[0]
 
 
-@pytest.mark.parametrize(("position", "band"), [("top", (0.0, 0.3)), ("bottom", (0.7, 1.0)),
-                                                ("centre", (0.3, 0.7))])
+@pytest.mark.parametrize(
+    ("position", "band"), [("top", (0.0, 0.3)), ("bottom", (0.7, 1.0)), ("centre", (0.3, 0.7))]
+)
 def test_text_colour_appears_in_the_named_band(position: str, band: tuple[float, float]) -> None:
     grey = np.full((240, 320, 3), 90, np.uint8)
-    out = text.apply(grey, edit("text", "text", text="SALE", position=position,
-                                colour=Colour("red", (255, 0, 0))), ctx_for(grey))
+    out = text.apply(
+        grey,
+        edit("text", "text", text="SALE", position=position, colour=Colour("red", (255, 0, 0))),
+        ctx_for(grey),
+    )
     rows = red_rows(out)
     assert rows.size > 5
     assert band[0] * 240 <= rows.min() and rows.max() <= band[1] * 240
@@ -36,8 +40,7 @@ def test_default_text_is_white_with_dark_outline() -> None:
 
 def test_long_text_is_shrunk_to_fit() -> None:
     grey = np.full((100, 200, 3), 128, np.uint8)
-    out = text.apply(grey, edit("text", "text", text="A very long caption " * 3),
-                     ctx_for(grey))
+    out = text.apply(grey, edit("text", "text", text="A very long caption " * 3), ctx_for(grey))
     changed = np.nonzero((out != grey).any(axis=2).any(axis=0))[0]
     assert changed.min() > 0 and changed.max() < 199
 

@@ -103,8 +103,9 @@ def test_invert_twice_is_identity(car: tuple[Array, object]) -> None:
 
 
 @pytest.mark.parametrize(("rgb", "channel"), [((255, 0, 0), 0), ((0, 0, 255), 2)])
-def test_tint_pulls_toward_the_colour(car: tuple[Array, object], rgb: tuple[int, int, int],
-                                      channel: int) -> None:
+def test_tint_pulls_toward_the_colour(
+    car: tuple[Array, object], rgb: tuple[int, int, int], channel: int
+) -> None:
     out = run(car[0], "tint", colour=Colour("x", rgb))
     gain = out[..., channel].astype(np.float32).mean() - car[0][..., channel].mean()
     assert gain > 5

@@ -33,10 +33,14 @@ def test_reflections_mirror_the_car_into_the_road(car: Scene) -> None:
     below = slice(bottom + 15, min(rgb.shape[0], bottom + 55))
     cols = mask.any(axis=0)
     # under the red car the road picks up red; the sky is untouched
-    red_gain = (out[below][:, cols, 0].astype(np.float32).mean()
-                - out[below][:, cols, 2].astype(np.float32).mean())
-    red_before = (rgb[below][:, cols, 0].astype(np.float32).mean()
-                  - rgb[below][:, cols, 2].astype(np.float32).mean())
+    red_gain = (
+        out[below][:, cols, 0].astype(np.float32).mean()
+        - out[below][:, cols, 2].astype(np.float32).mean()
+    )
+    red_before = (
+        rgb[below][:, cols, 0].astype(np.float32).mean()
+        - rgb[below][:, cols, 2].astype(np.float32).mean()
+    )
     assert red_gain > red_before + 10
     assert np.array_equal(out[:60], rgb[:60])
 

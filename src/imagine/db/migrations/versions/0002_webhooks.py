@@ -38,9 +38,7 @@ def upgrade() -> None:
             .values(signing_secret=new_signing_secret())
         )
     with op.batch_alter_table("accounts", schema=None) as batch_op:
-        batch_op.alter_column(
-            "signing_secret", existing_type=sa.String(length=128), nullable=False
-        )
+        batch_op.alter_column("signing_secret", existing_type=sa.String(length=128), nullable=False)
 
     op.create_table(
         "webhook_deliveries",
