@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -90,16 +92,38 @@ def serve(
     )
     console = Console()
     if key is not None:
-        console.print(
-            f"Created account [bold]{settings.bootstrap_email}[/bold] with"
-            f" {settings.bootstrap_credits} credits. Its API key (shown once):"
-        )
-        console.print(key, soft_wrap=True, highlight=False)
+        _hand_over_bootstrap_key(console, settings, key)
     console.print(f"imagine listening on {settings.resolved_public_url()}")
     from imagine.app import create_app
     from imagine.server import server_config
 
     uvicorn.Server(server_config(create_app(settings), settings)).run()
+
+
+def _hand_over_bootstrap_key(console: Console, settings: Settings, key: str) -> None:
+    """Show the first key on a terminal; never write it into a log stream.
+
+    When stdout is not a terminal (a service manager or log collector reads it), the key goes
+    to a file only its owner can read, and the output names the file instead.
+    """
+    created = (
+        f"Created account [bold]{printable(settings.bootstrap_email)}[/bold] with"
+        f" {settings.bootstrap_credits} credits."
+    )
+    if sys.stdout.isatty():
+        console.print(f"{created} Its API key (shown once):")
+        console.print(key, soft_wrap=True, highlight=False)
+        return
+    path = settings.data_dir / "bootstrap-key.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    console.print(
+        f"{created} Its API key is in {printable(str(path))} (readable by this user only; not"
+        " printed because stdout is not a terminal). Store it, then delete the file.",
+        soft_wrap=True,
+    )
 
 
 @accounts_app.command("create")
