@@ -16,8 +16,12 @@ TINY_POOL = {"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout": 0.2, "a
 
 @pytest.mark.parametrize("settings_overrides", [TINY_POOL])
 async def test_an_exhausted_pool_answers_503_with_retry_after(
-    api: Api, image_host: ImageHost
+    api: Api, image_host: ImageHost, database_url: str
 ) -> None:
+    if not database_url.startswith("sqlite"):
+        # Holding the app's connection from the test needs a driver not bound to the
+        # server's event loop; the pool and the 503 mapping are the same on PostgreSQL.
+        pytest.skip("asyncpg connections belong to the server's event loop")
     key = await api.account(credits=16)
     headers = {"Authorization": key}
     assert (await api.client.get("/api/v1/account", headers=headers)).status_code == 200

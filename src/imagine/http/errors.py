@@ -15,7 +15,7 @@ from imagine.errors import (
     ServiceBusy,
     ValidationFailed,
 )
-from imagine.http.body_limit import BodyRefused
+from imagine.http.body_limit import BodyRefused, BodyTimeout
 from imagine.http.disconnect import ClientGone
 from imagine.http.validation import messages_for
 
@@ -57,8 +57,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.__cause__, BodyRefused):
             refused = render(exc.__cause__.error)
-            # The rest of the body stays unread: close rather than drain it.
-            refused.headers["connection"] = "close"
+            if isinstance(exc.__cause__.error, BodyTimeout):
+                # The client stalled: close rather than wait on for the rest of the body.
+                refused.headers["connection"] = "close"
             return refused
         reason = _REASONS.get(exc.status_code, str(exc.detail))
         return render(ImagineError(*([reason] if reason else []), status=exc.status_code))
