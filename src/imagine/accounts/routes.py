@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from imagine.accounts import repository as accounts_repo
 from imagine.accounts.schemas import AccountResponse
+from imagine.errors import Unauthorized
 from imagine.http import openapi
 from imagine.http.deps import AccountDep, SessionsDep
 
@@ -16,9 +17,9 @@ router = APIRouter(prefix="/api/v1", tags=["account"])
 async def account(account: AccountDep, sessions: SessionsDep) -> AccountResponse:
     """The caller's balance, plan and number of images made."""
     async with sessions() as session:
-        fresh = await accounts_repo.account_by_id(session, account.id)
-        total = await accounts_repo.finished_task_count(session, account.id)
-    current = fresh or account
+        found = await accounts_repo.overview(session, account.id)
+    if found is None:
+        raise Unauthorized()  # deleted since the key was resolved
     return AccountResponse(
-        email=current.email, credits=current.credits, total_images=total, plan=current.plan
+        email=found.email, credits=found.credits, total_images=found.total_images, plan=found.plan
     )

@@ -70,7 +70,8 @@ def create_engine(url: str, pool: PoolLimits | None = None) -> AsyncEngine:
         # IMMEDIATE takes the write lock up front, so a read-then-write transaction waits
         # for its turn instead of failing with SQLITE_BUSY half-way; reads need no lock.
         mode = conn.get_execution_options().get(_BEGIN, "IMMEDIATE")
-        conn.exec_driver_sql("BEGIN" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
+        if mode != "DEFERRED":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -127,7 +127,7 @@ async def _refuse(
     await send({"type": "http.response.body", "body": data})
 
 
-def authenticated_account(
+async def authenticated_account(
     request: Request,
     authorization: Annotated[str | None, Header(description="API key, raw or Bearer")] = None,
 ) -> Account:

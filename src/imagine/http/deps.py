@@ -39,27 +39,27 @@ def _edge(request: Request) -> Edge:
     return edge
 
 
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return _edge(request).sessions
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:
     return _edge(request).clock
 
 
-def _store(request: Request) -> Store:
+async def _store(request: Request) -> Store:
     return _edge(request).store
 
 
-def _pipeline(request: Request) -> EditPipeline:
+async def _pipeline(request: Request) -> EditPipeline:
     return _edge(request).pipeline
 
 
-def _models(request: Request) -> Sequence[ModelRoute]:
+async def _models(request: Request) -> Sequence[ModelRoute]:
     return _edge(request).models
 
 
-def metrics_access(
+async def metrics_access(
     request: Request,
     authorization: Annotated[str | None, Header(description="Bearer <metrics token>")] = None,
 ) -> Metrics:
@@ -72,7 +72,7 @@ def metrics_access(
     return edge.metrics
 
 
-def _public_url(request: Request) -> str:
+async def _public_url(request: Request) -> str:
     return _edge(request).public_url
 
 
