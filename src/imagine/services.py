@@ -46,6 +46,7 @@ class Services:
     clock: Clock
     db: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    read_db: AsyncEngine  # a pool of its own for reads
     read_sessions: async_sessionmaker[AsyncSession]  # reads only: no write lock on SQLite
     store: Store
     http: httpx.AsyncClient
@@ -67,6 +68,8 @@ class Services:
         """Release connections."""
         await self.http.aclose()
         await self.db.dispose()
+        if self.read_db is not self.db:
+            await self.read_db.dispose()
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -135,10 +138,12 @@ def build_services(
     language: LanguageChecker | None = None,
 ) -> Services:
     """Wire the defaults; tests pass fakes for the clock, store or outbound client."""
-    db = create_engine(
-        settings.resolved_database_url(),
-        PoolLimits(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout),
-    )
+    pool = PoolLimits(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout)
+    db = create_engine(settings.resolved_database_url(), pool)
+    # Reads get their own pool: under a burst of writes (admissions queue for SQLite's write
+    # lock), /account, /fetch and key lookups still find a connection.
+    url = settings.resolved_database_url()
+    read_db = db if url.endswith(":memory:") else create_engine(url, pool)
     http_client = http or build_outbound_client(settings)
     catalog = default_catalog()
     fetcher = ImageFetcher(
@@ -168,7 +173,8 @@ def build_services(
         clock=the_clock,
         db=db,
         sessions=session_factory(db),
-        read_sessions=read_session_factory(db),
+        read_db=read_db,
+        read_sessions=read_session_factory(read_db),
         store=store or build_store(settings),
         http=http_client,
         fetcher=fetcher,

@@ -26,20 +26,26 @@ async def test_an_exhausted_pool_answers_503_with_retry_after(
     headers = {"Authorization": key}
     assert (await api.client.get("/api/v1/account", headers=headers)).status_code == 200
     url = image_host.add("/in.jpg", image_bytes())
-    async with api.services.db.connect():  # the process's only connection, held
-        for method, path, body in [
-            ("GET", "/api/v1/account", None),
-            ("POST", "/api/v1/fetch", {"task_id": "00000000-0000-0000-0000-000000000000"}),
-            ("POST", "/api/v1/imagine", {"prompt": "blur", "image_url": url}),
-        ]:
-            r = await api.client.request(method, path, json=body, headers=headers)
-            assert r.status_code == 503, (path, r.text)
-            assert r.headers["retry-after"] == "1"
-            assert r.json() == {"errors": [{"msg": "Service busy, retry shortly"}]}
-        # A key not yet cached needs the pool for its lookup: the gate answers 503 too.
-        other = await api.account("other@example.com")
-        r = await api.client.get("/api/v1/account", headers={"Authorization": other})
-        assert (r.status_code, r.headers["retry-after"]) == (503, "1")
+    other = await api.account("other@example.com")
+    async with api.services.db.connect():  # the only write connection, held
+        # Writes wait, then get 503; reads have a pool of their own and still answer.
+        r = await api.imagine(key, prompt="blur", image_url=url)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "1"
+        assert r.json() == {"errors": [{"msg": "Service busy, retry shortly"}]}
+        assert (await api.client.get("/api/v1/account", headers=headers)).status_code == 200
+        async with api.services.read_db.connect():  # and the only read connection
+            for method, path, body in [
+                ("GET", "/api/v1/account", None),
+                ("POST", "/api/v1/fetch", {"task_id": "00000000-0000-0000-0000-000000000000"}),
+            ]:
+                r = await api.client.request(method, path, json=body, headers=headers)
+                assert r.status_code == 503, (path, r.text)
+                assert r.headers["retry-after"] == "1"
+                assert r.json() == {"errors": [{"msg": "Service busy, retry shortly"}]}
+            # A key not yet cached needs the pool for its lookup: the gate answers 503 too.
+            r = await api.client.get("/api/v1/account", headers={"Authorization": other})
+            assert (r.status_code, r.headers["retry-after"]) == (503, "1")
     r = await api.client.get("/api/v1/account", headers=headers)
     assert (r.status_code, r.json()["credits"]) == (200, 16)
 
@@ -51,7 +57,7 @@ async def test_reads_do_not_wait_for_a_sqlite_writer(api: Api, database_url: str
     # Another process (here: another engine) holds the write lock of the database file.
     async with api.sessions.begin() as writer:
         await writer.execute(text("UPDATE accounts SET credits = 5"))
-        reads = read_session_factory(api.services.db)
+        reads = read_session_factory(api.services.read_db)
         async with reads() as session:
             count = await session.execute(text("SELECT count(*) FROM accounts"))
             assert count.scalar_one() == 1
