@@ -127,6 +127,10 @@ async def test_original_goes_up_and_result_comes_back_byte_identical(provider, h
     assert result.engine == name
     # Pixels only on demand, at the provider's native size (no resampling).
     assert (await result.pixels()).size == (1392, 752)
+    # Accepted by the provider: the held request kept no copy of the input.
+    assert "released" in repr(source)
+    with pytest.raises(RuntimeError):
+        _ = source.data
 
 
 async def test_result_in_another_format_is_kept_for_the_caller_to_convert(provider, http) -> None:

@@ -12,12 +12,32 @@ from PIL import Image
 from imagine.images import ImageInfo
 
 
-@dataclass(frozen=True)
 class SourceImage:
-    """The input as encoded bytes a provider may take as they are (see `uses_source`)."""
+    """The input as encoded bytes a provider may take as they are (see `uses_source`).
 
-    data: bytes = field(repr=False)
-    info: ImageInfo
+    Once a provider has accepted the task, nothing needs the bytes again (failover only
+    happens before acceptance): the engine calls `release()`, so a request held while the
+    provider works keeps no copy of the input.
+    """
+
+    def __init__(self, data: bytes, info: ImageInfo) -> None:
+        self._data: bytes | None = data
+        self.info = info
+
+    @property
+    def data(self) -> bytes:
+        """The bytes (an error once released: a second upload would be a bug)."""
+        if self._data is None:
+            raise RuntimeError("the source image was released after the provider accepted it")
+        return self._data
+
+    def release(self) -> None:
+        """Drop the bytes (the provider has them)."""
+        self._data = None
+
+    def __repr__(self) -> str:
+        held = "released" if self._data is None else f"{len(self._data)} bytes"
+        return f"SourceImage({self.info.format}, {held})"
 
 
 @dataclass(frozen=True)
@@ -109,6 +129,12 @@ def uses_source(engine: object) -> bool:
     """True for an engine that works from `EditOptions.source` bytes and needs no pixels
     (hosted providers): the caller may skip decoding and pass `placeholder_image()`."""
     return bool(getattr(engine, "uses_source", False))
+
+
+def release_source(options: EditOptions) -> None:
+    """Drop `options.source`'s bytes once a provider has accepted the task."""
+    if options.source is not None:
+        options.source.release()
 
 
 def placeholder_image() -> Image.Image:

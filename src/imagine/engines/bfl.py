@@ -9,7 +9,7 @@ from urllib.parse import quote
 import structlog
 from PIL import Image
 
-from imagine.engines.base import EditOptions
+from imagine.engines.base import EditOptions, release_source
 from imagine.engines.hosted import HostedEngine, malformed
 from imagine.engines.limiter import Limiter
 from imagine.engines.payload import input_base64
@@ -102,6 +102,7 @@ class BflEngine(HostedEngine):
             polling_url = f"{self.base_url}/v1/get_result?id={quote(task_id)}"
         if not isinstance(polling_url, str):
             raise malformed(self.name)
+        release_source(options)  # accepted: nothing needs the input again
         log.info(
             "upstream task accepted", engine=self.name, model=options.model, task=str(task_id)[:64]
         )

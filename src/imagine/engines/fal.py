@@ -9,7 +9,7 @@ import httpx
 import structlog
 from PIL import Image
 
-from imagine.engines.base import EditOptions
+from imagine.engines.base import EditOptions, release_source
 from imagine.engines.hosted import HostedEngine, malformed
 from imagine.engines.limiter import Limiter
 from imagine.engines.payload import input_data_uri
@@ -125,6 +125,7 @@ class FalEngine(HostedEngine):
         response_url = answer.get("response_url", f"{queue_url}/requests/{request_id}")
         status_url = self.upstream.hosts.check(status_url)
         response_url = self.upstream.hosts.check(response_url)
+        release_source(options)  # accepted: nothing needs the input again
         log.info(
             "upstream task accepted", engine=self.name, model=options.model, task=request_id[:64]
         )

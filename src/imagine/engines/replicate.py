@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from PIL import Image
 
-from imagine.engines.base import EditOptions
+from imagine.engines.base import EditOptions, release_source
 from imagine.engines.hosted import HostedEngine, malformed
 from imagine.engines.limiter import Limiter
 from imagine.engines.payload import input_data_uri
@@ -115,6 +115,7 @@ class ReplicateEngine(HostedEngine):
         get_url = urls.get("get") if isinstance(urls, dict) else None
         if not isinstance(get_url, str):
             raise malformed(self.name)
+        release_source(options)  # accepted: nothing needs the input again
         log.info(
             "upstream task accepted",
             engine=self.name,
