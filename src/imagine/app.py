@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import anyio
+import anyio.to_thread
 from fastapi import FastAPI
 
 from imagine import __version__
@@ -37,6 +38,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Every blocking step (decode, encode, render, file I/O) shares this pool.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         await upgrade(svc.db)
         log_routes(svc.routes)
         async with anyio.create_task_group() as tg:

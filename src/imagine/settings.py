@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; default sqlite+aiosqlite:///$IMAGINE_DATA_DIR/imagine.db."
         " PostgreSQL: postgresql+asyncpg://user:password@host/db (kept secret: never logged).",
     )
+    worker_threads: int = Field(
+        default=40,
+        ge=2,
+        le=1024,
+        description="Threads for blocking work (image decode/encode, offline rendering, file"
+        " stores); image decodes are further limited to one per CPU core.",
+    )
     db_pool_size: int = Field(
         default=10, ge=1, description="Database connections kept open per process."
     )
