@@ -285,6 +285,19 @@ class Settings(BaseSettings):
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
 
+    @field_validator("output_ttl", "reservation_timeout", "webhook_retention", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # pydantic reads "3600" as an ISO 8601-ish string and refuses it; the README says
+        # plain seconds work, so a number in a string is seconds (ISO 8601 still works).
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                return timedelta(seconds=float(text))
+            except ValueError:
+                return text
+        return value
+
     @field_validator("engines", mode="before")
     @classmethod
     def _engines(cls, value: object) -> object:
