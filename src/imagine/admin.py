@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -104,14 +105,47 @@ async def new_key(sessions: async_sessionmaker[AsyncSession], clock: Clock, *, e
         return await accounts_repo.create_key(session, account.id, now=clock.now())
 
 
-async def revoke_keys(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, *, prefix: str
-) -> int:
-    """Revoke the keys whose shown prefix starts with `prefix`; returns how many."""
-    if len(prefix) < 12:
+@dataclass(frozen=True)
+class KeyInfo:
+    """One API key as admins see it (never the key itself)."""
+
+    id: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+async def list_keys(sessions: async_sessionmaker[AsyncSession], *, email: str) -> list[KeyInfo]:
+    """An account's keys: id, shown prefix, created, revoked."""
+    async with sessions() as session:
+        account = await accounts_repo.account_by_email(session, email)
+        if account is None:
+            raise AdminError(f"no account with email {email}")
+        rows = await accounts_repo.keys_of_account(session, account.id)
+    return [KeyInfo(k.id, k.prefix, k.created_at, k.revoked_at) for k in rows]
+
+
+async def revoke_key(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, *, selector: str
+) -> KeyInfo:
+    """Revoke exactly one key: by key id (`imagine keys list`), the whole key, or a prefix
+    that matches one active key only. A prefix shared by several keys revokes nothing: it
+    might belong to another customer."""
+    if selector.startswith("japi_") and len(selector) < 12:
         raise AdminError("give at least 12 characters of the key (e.g. japi_live_ab)")
     async with sessions.begin() as session:
-        return await accounts_repo.revoke_keys_with_prefix(session, prefix, now=clock.now())
+        found = await accounts_repo.active_keys_matching(session, selector)
+        if not found:
+            raise AdminError("no active key matches that id, key or prefix")
+        if len(found) > 1:
+            owners = len({k.account_id for k in found})
+            raise AdminError(
+                f"that prefix matches {len(found)} active keys of {owners} account(s); nothing"
+                " was revoked. Give the key id (imagine keys list --email …) or the whole key"
+            )
+        key = found[0]
+        await accounts_repo.revoke_key(session, key.id, now=clock.now())
+    return KeyInfo(key.id, key.prefix, key.created_at, clock.now())
 
 
 async def show_account(sessions: async_sessionmaker[AsyncSession], *, email: str) -> AccountSummary:

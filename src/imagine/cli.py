@@ -173,16 +173,28 @@ def keys_create(email: Annotated[str, typer.Option(help="Account email")]) -> No
     typer.echo(key)
 
 
+@keys_app.command("list")
+def keys_list(email: Annotated[str, typer.Option(help="Account email")]) -> None:
+    """An account's keys: id, shown prefix, created, revoked (never the key itself)."""
+    found = _admin(Settings(), lambda s: admin.list_keys(s, email=email))
+    for key in found:
+        revoked = key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "active"
+        typer.echo(
+            f"{key.id}  {printable(key.prefix)}…  {key.created_at.isoformat(timespec='seconds')}"
+            f"  {revoked}"
+        )
+
+
 @keys_app.command("revoke")
 def keys_revoke(
-    prefix: Annotated[str, typer.Argument(help="The key, or its first 12+ characters")],
+    selector: Annotated[
+        str,
+        typer.Argument(help="Key id (imagine keys list), the whole key, or a unique prefix"),
+    ],
 ) -> None:
-    """Revoke the API keys starting with PREFIX."""
-    count = _admin(Settings(), lambda s: admin.revoke_keys(s, SystemClock(), prefix=prefix))
-    if count == 0:
-        Console(stderr=True).print("[red]error:[/red] no active key starts with that prefix")
-        raise typer.Exit(1)
-    typer.echo(f"revoked {count} key(s)")
+    """Revoke exactly one API key; a prefix shared by several keys revokes nothing."""
+    key = _admin(Settings(), lambda s: admin.revoke_key(s, SystemClock(), selector=selector))
+    typer.echo(f"revoked 1 key(s): {key.id} ({printable(key.prefix)}…)")
 
 
 @app.command()

@@ -97,18 +97,37 @@ async def count_accounts(session: AsyncSession) -> int:
     return int((await session.execute(select(func.count(Account.id)))).scalar_one())
 
 
-async def revoke_keys_with_prefix(session: AsyncSession, prefix: str, *, now: datetime) -> int:
-    """Revoke unrevoked keys matching `prefix`: a whole key, or the start of its shown part."""
-    shown = prefix[: keys.DISPLAY_CHARS]
-    condition = (
-        ApiKey.key_hash == keys.hash_key(prefix)
-        if len(prefix) > len(keys.KEY_PREFIX) + 30
-        else ApiKey.prefix.startswith(shown, autoescape=True)
+async def active_keys_matching(session: AsyncSession, selector: str) -> list[ApiKey]:
+    """Unrevoked keys that `selector` names: a whole key (by hash), a key id, or the start of
+    a key's shown part. Several rows mean the selector is ambiguous."""
+    if len(selector) > len(keys.KEY_PREFIX) + 30:  # a whole key
+        condition = ApiKey.key_hash == keys.hash_key(selector)
+    elif selector.startswith(keys.KEY_PREFIX):
+        condition = ApiKey.prefix.startswith(selector[: keys.DISPLAY_CHARS], autoescape=True)
+    else:
+        condition = ApiKey.id == selector
+    rows = await session.execute(
+        select(ApiKey).where(condition, ApiKey.revoked_at.is_(None)).limit(50)
     )
+    return list(rows.scalars())
+
+
+async def revoke_key(session: AsyncSession, key_id: str, *, now: datetime) -> bool:
+    """Revoke one key by id; False if it was already revoked or does not exist."""
     result = await session.execute(
-        update(ApiKey).where(condition, ApiKey.revoked_at.is_(None)).values(revoked_at=now)
+        update(ApiKey)
+        .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def keys_of_account(session: AsyncSession, account_id: str) -> list[ApiKey]:
+    """An account's keys, newest first (revoked ones included)."""
+    rows = await session.execute(
+        select(ApiKey).where(ApiKey.account_id == account_id).order_by(ApiKey.created_at.desc())
+    )
+    return list(rows.scalars())
 
 
 @dataclass(frozen=True)
