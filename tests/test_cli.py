@@ -68,6 +68,9 @@ def test_admin_commands(tmp_path: Path, database_url: str) -> None:
 
     too_much = _run(env, "credits", "add", "--email", "a@example.com", "--", "-100", ok=False)
     assert too_much.returncode == 1
+    # As documented: a negative amount removes credits, without a `--`.
+    removed = _run(env, "credits", "add", "--email", "a@example.com", "-5")
+    assert "balance 70" in removed.stdout
 
     second = _run(env, "keys", "create", "--email", "a@example.com").stdout.strip()
     revoked = _run(env, "keys", "revoke", key[:18])

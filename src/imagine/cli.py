@@ -154,7 +154,8 @@ def accounts_show(email: Annotated[str, typer.Option(help="Account email")]) -> 
     typer.echo(f"webhook signing secret: {summary.signing_secret}")
 
 
-@credits_app.command("add")
+# A negative amount ("-20") is an argument, not an unknown option.
+@credits_app.command("add", context_settings={"ignore_unknown_options": True})
 def credits_add(
     amount: Annotated[int, typer.Argument(help="Credits to add (negative to remove)")],
     email: Annotated[str, typer.Option(help="Account email")],
