@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,7 +17,20 @@ ASPECT_SIZES: dict[str, tuple[int, int]] = {
     "2:3": (832, 1248),
 }
 
+AUTO_RATIO = "auto"  # extension: the table's ratio nearest the input's shape
+
 DEFAULT_MODEL = "flux-kontext-max"
+
+
+def nearest_ratio(width: int, height: int) -> str:
+    """The table's ratio closest to `width`×`height` (compared on a log scale)."""
+    shape = math.log(width / height)
+    return min(ASPECT_SIZES, key=lambda r: abs(math.log(_ratio_value(r)) - shape))
+
+
+def _ratio_value(ratio: str) -> float:
+    w, h = ratio.split(":")
+    return int(w) / int(h)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ class ImagineError(Exception):
     """Base of every error that maps to a contract response."""
 
     status: int = 500
+    retry_after: int | None = None  # seconds, sent as Retry-After when set
 
     def __init__(
         self, *messages: str, status: int | None = None, task_id: str | None = None
@@ -98,6 +99,7 @@ class RateLimited(ImagineError):
     """429: a concurrency limit is full."""
 
     status = 429
+    retry_after: int | None = 1
 
     def __init__(self) -> None:
         super().__init__("Rate limit exceeded")
@@ -135,7 +137,7 @@ class ServiceBusy(ImagineError):
     for longer than its bounded wait; the client should retry shortly."""
 
     status = 503
-    retry_after = 1
+    retry_after: int | None = 1
 
     def __init__(self, message: str = "Service busy, retry shortly") -> None:
         super().__init__(message)

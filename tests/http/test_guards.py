@@ -64,8 +64,9 @@ async def test_one_account_cannot_hold_many_uploads(api: Api) -> None:
     reader, writer = await _open(api)
     writer.write(_head(key, 100_000))
     await writer.drain()
-    status, _, body = await _answer(reader)
+    status, headers, body = await _answer(reader)
     assert (status, json.loads(body)) == (429, {"errors": [{"msg": "Rate limit exceeded"}]})
+    assert headers["retry-after"] == "1"
     writer.close()
     # Another account is not affected.
     r = await api.client.post(

@@ -68,6 +68,7 @@ async def test_real_engine_finishes(api: Api, image_host: ImageHost, fake_bfl: F
     r = await api.imagine(key, prompt="make the car matte black", image_url=url, seed=7)
     assert r.status_code == 200, r.text
     assert r.json()["warnings"] == []
+    assert r.json()["engine"] == "bfl"
     assert await _balance(api, key) == 92
     img = await api.client.get(r.json()["image_url"])
     assert img.status_code == 200
@@ -169,3 +170,13 @@ async def test_input_and_result_bytes_pass_through_unchanged(
     expected = io.BytesIO()
     Image.new("RGB", fake_bfl.state.result_size, (200, 30, 30)).save(expected, "PNG")
     assert stored == expected.getvalue()
+
+
+async def test_auto_ratio_asks_the_provider_for_the_inputs_shape(
+    api: Api, image_host: ImageHost, fake_bfl: FakeServer
+) -> None:
+    key = await api.account(credits=100)
+    url = image_host.add("/portrait.jpg", image_bytes((480, 640)))
+    r = await api.imagine(key, prompt="make it dusk", image_url=url, aspect_ratio="auto")
+    assert r.status_code == 200, r.text
+    assert fake_bfl.state.bodies[-1]["aspect_ratio"] == "3:4"

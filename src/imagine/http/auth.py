@@ -67,7 +67,7 @@ class AuthGateMiddleware:
             return
         if self._uploads.get(account.id, 0) >= self.max_uploads:
             limited = RateLimited()
-            await _refuse(send, limited.status, limited.body(), [])
+            await _refuse(send, limited.status, limited.body(), [(b"retry-after", b"1")])
             return
         await self._counted(account.id, scope, receive, send)
 

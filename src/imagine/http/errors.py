@@ -26,7 +26,7 @@ _REASONS = {401: "", 404: "Not found", 405: "Method not allowed"}
 
 def render(exc: ImagineError) -> JSONResponse:
     """The response for a domain error: its status and `body()` (and Retry-After if busy)."""
-    headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, ServiceBusy) else None
+    headers = {"retry-after": str(exc.retry_after)} if exc.retry_after is not None else None
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 

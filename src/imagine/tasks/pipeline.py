@@ -25,7 +25,7 @@ from imagine import images
 from imagine.accounts import repository as accounts_repo
 from imagine.accounts.concurrency import InFlightLimiter
 from imagine.accounts.plans import concurrency_limit
-from imagine.catalog import ASPECT_SIZES, Model
+from imagine.catalog import ASPECT_SIZES, AUTO_RATIO, Model, nearest_ratio
 from imagine.clock import Clock
 from imagine.db.schema import Account
 from imagine.engines.base import (
@@ -72,6 +72,7 @@ class Finished:
     image_url: str
     credits_used: int
     warnings: list[str]
+    engine: str
 
 
 @dataclass(frozen=True)
@@ -231,15 +232,6 @@ class EditPipeline:
     async def _process(
         self, account_id: str, task_id: str, req: EditRequest, engine: Engine, warnings: list[str]
     ) -> Finished:
-        width, height = ASPECT_SIZES[req.aspect_ratio]
-        options = EditOptions(
-            model=req.model.id,
-            aspect_ratio=req.aspect_ratio,
-            width=width,
-            height=height,
-            seed=req.seed,
-            output_format=req.output_format,
-        )
         data = await self.fetcher.fetch(req.image_url)
         if uses_source(engine):
             # A hosted provider takes the input's bytes as they are (or one fast JPEG): no
@@ -251,21 +243,24 @@ class EditPipeline:
                 limiter=self.decode_slots,
             )
             del data
+            ratio = _ratio_for(req.aspect_ratio, source.info.width, source.info.height)
+            options = _options(req, ratio)
             result = await engine.edit(
                 placeholder_image(), req.prompt, replace(options, source=source)
             )
             del source
             encoded = await self._native_output(result, req.output_format)
         else:
-            prepared = await anyio.to_thread.run_sync(
+            prepared, ratio = await anyio.to_thread.run_sync(
                 _prepare,
                 data,
                 self.limits.max_image_pixels,
-                width,
-                height,
+                req.aspect_ratio,
                 limiter=self.decode_slots,
             )
             del data
+            options = _options(req, ratio)
+            width, height = options.width, options.height
             result = await engine.edit(prepared, req.prompt, options)
             del prepared
             encoded = await anyio.to_thread.run_sync(
@@ -288,6 +283,7 @@ class EditPipeline:
             image_url=output_url(self.public_url, name),
             credits_used=req.model.price,
             warnings=all_warnings,
+            engine=result.engine,
         )
 
     async def _native_output(self, result: EditResult, output_format: str) -> bytes:
@@ -341,9 +337,30 @@ class EditPipeline:
         self.outbox.notify()
 
 
-def _prepare(data: bytes, max_pixels: int, width: int, height: int) -> Image.Image:
-    decoded = images.decode(data, max_pixels=max_pixels, draft_size=(width, height))
-    return images.cover(decoded, width, height)
+def _options(req: EditRequest, ratio: str) -> EditOptions:
+    width, height = ASPECT_SIZES[ratio]
+    return EditOptions(
+        model=req.model.id,
+        aspect_ratio=ratio,
+        width=width,
+        height=height,
+        seed=req.seed,
+        output_format=req.output_format,
+    )
+
+
+def _ratio_for(asked: str, width: int, height: int) -> str:
+    """The asked ratio, or for `auto` the table's ratio nearest the (oriented) input."""
+    return nearest_ratio(width, height) if asked == AUTO_RATIO else asked
+
+
+def _prepare(data: bytes, max_pixels: int, asked: str) -> tuple[Image.Image, str]:
+    # For `auto` the ratio is known only after decoding (EXIF orientation included), so
+    # draft-decode for the largest side any ratio needs.
+    draft = (1360, 1360) if asked == AUTO_RATIO else ASPECT_SIZES[asked]
+    decoded = images.decode(data, max_pixels=max_pixels, draft_size=draft)
+    ratio = _ratio_for(asked, *decoded.size)
+    return images.cover(decoded, *ASPECT_SIZES[ratio]), ratio
 
 
 def _finish_image(img: Image.Image, width: int, height: int, fmt: str) -> bytes:

@@ -43,6 +43,7 @@ async def imagine(
         image_url=done.image_url,
         credits_used=done.credits_used,
         warnings=done.warnings,
+        engine=done.engine,
     )
 
 

@@ -68,6 +68,7 @@ class ImagineResponse(BaseModel):
     image_url: str
     credits_used: int
     warnings: list[str]
+    engine: str = Field(description="What served the edit: offline, bfl, fal, replicate…")
 
 
 class TaskObject(BaseModel):
@@ -80,6 +81,8 @@ class TaskObject(BaseModel):
     percentage: str
     image_url: str | None
     error: str | None
+    engine: str | None = Field(default=None, description="What served the edit (when it ran)")
+    warnings: list[str] = Field(default_factory=list)
 
 
 class FetchManyResponse(BaseModel):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from imagine.catalog import ASPECT_SIZES, DEFAULT_MODEL, Model
+from imagine.catalog import ASPECT_SIZES, AUTO_RATIO, DEFAULT_MODEL, Model
 from imagine.errors import ValidationFailed
 from imagine.fetch.data_uri import is_data_uri
 from imagine.fetch.images import url_refusal
@@ -129,8 +129,8 @@ def validate_imagine(
         problems.append(problem)
 
     aspect_ratio = req.aspect_ratio if req.aspect_ratio is not None else "1:1"
-    if aspect_ratio not in ASPECT_SIZES:
-        problems.append(f"aspect_ratio must be one of: {' '.join(ASPECT_SIZES)}")
+    if aspect_ratio not in ASPECT_SIZES and aspect_ratio != AUTO_RATIO:
+        problems.append(f"aspect_ratio must be one of: {' '.join(ASPECT_SIZES)} auto")
 
     output_format = (req.output_format or "png").lower()
     if output_format == "jpg":

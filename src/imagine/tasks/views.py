@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from imagine.db.schema import Task
 from imagine.tasks.schemas import TaskObject
 
@@ -21,4 +23,6 @@ def task_object(task: Task, public_url: str) -> TaskObject:
         percentage=str(task.percentage),
         image_url=output_url(public_url, task.output_name) if task.output_name else None,
         error=task.error,
+        engine=task.engine,
+        warnings=json.loads(task.warnings) if task.warnings else [],
     )

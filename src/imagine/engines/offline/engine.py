@@ -15,6 +15,12 @@ from imagine.engines.offline.render import RenderCancelled, render
 __all__ = ["OfflineEngine", "RenderCancelled"]
 
 
+# Every offline edit says so: a client asked for a FLUX model and must know it did not get one.
+OFFLINE_NOTICE = (
+    "served by the offline engine: classical image processing, not the requested FLUX model"
+)
+
+
 class OfflineEngine:
     """Applies the edits it recognises in the instruction; warns about the rest."""
 
@@ -33,4 +39,4 @@ class OfflineEngine:
         except anyio.get_cancelled_exc_class():
             stop.set()
             raise
-        return EditResult(image=edited, warnings=warnings, engine="offline")
+        return EditResult(image=edited, warnings=[OFFLINE_NOTICE, *warnings], engine="offline")
