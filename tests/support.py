@@ -142,3 +142,19 @@ def image_bytes(
 def run(coro: Any) -> Any:
     """Run a coroutine to completion from sync code."""
     return asyncio.run(coro)
+
+
+def create_database(database_url: str) -> None:
+    """Create and migrate the database, as the first `imagine serve` does (admin commands
+    refuse a database that does not exist yet)."""
+    from imagine.db.engine import create_engine
+    from imagine.db.migrate import upgrade
+
+    async def _create() -> None:
+        engine = create_engine(database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    run(_create())

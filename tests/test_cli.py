@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import bound_socket
+from tests.support import bound_socket, create_database
 
 IMAGINE = [sys.executable, "-m", "imagine"]
 
@@ -36,6 +36,7 @@ def _run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.Complet
 
 def test_admin_commands(tmp_path: Path, database_url: str) -> None:
     env = _env(tmp_path, database_url)
+    create_database(database_url)  # what the first `imagine serve` does
     created = _run(
         env,
         "accounts",

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from imagine.cli import app
 from imagine.terminal import markup_safe, printable
-from tests.support import run
+from tests.support import create_database, run
 from tests.webhooks.helpers import queue_failed_task_events
 
 # a webhook URL stored before validation refused such URLs, crafted to fake a second row
@@ -34,10 +34,13 @@ def test_webhooks_list_prints_one_line_per_delivery(tmp_path: Path, database_url
 
 
 def test_admin_errors_print_the_email_escaped(tmp_path: Path, database_url: str) -> None:
+    create_database(database_url)  # what the first `imagine serve` does
     env = {"IMAGINE_DATABASE_URL": database_url, "IMAGINE_DATA_DIR": str(tmp_path / "data")}
     shown = CliRunner().invoke(
         app, ["accounts", "show", "--email", "x\n[bold]error:[/bold] y@z\x1b[0m"], env=env
     )
     assert shown.exit_code == 1
-    assert "\x1b[0m" not in shown.stderr and len(shown.stderr.strip().splitlines()) == 1
+    # stderr: the database in use, then the error on one line (no forged second line)
+    assert "\x1b[0m" not in shown.stderr and len(shown.stderr.strip().splitlines()) == 2
+    assert shown.stderr.startswith("database: ")
     assert "x\\n[bold]error:[/bold] y@z\\x1b[0m" in shown.stderr

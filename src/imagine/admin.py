@@ -80,6 +80,25 @@ async def ensure_bootstrap_account(
     return created.api_key
 
 
+async def key_hint_email(
+    sessions: async_sessionmaker[AsyncSession], *, bootstrap_email: str
+) -> str | None:
+    """The account a later start points at for a new key: the bootstrap one if it exists,
+    else the oldest; None on a database without accounts."""
+    from sqlalchemy import select
+
+    from imagine.db.schema import Account
+
+    async with sessions() as session:
+        found = await accounts_repo.account_by_email(session, bootstrap_email)
+        if found is not None:
+            return found.email
+        oldest = (
+            await session.execute(select(Account.email).order_by(Account.created_at).limit(1))
+        ).scalar_one_or_none()
+        return oldest
+
+
 async def add_credits(
     sessions: async_sessionmaker[AsyncSession], clock: Clock, *, email: str, amount: int
 ) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from imagine import admin
 from imagine.clock import SystemClock
 from imagine.db.engine import create_engine, session_factory
+from imagine.db.existing import MissingDatabase, describe, open_existing
 from imagine.db.migrate import upgrade
 from imagine.logs import configure_logging, resolve_json
 from imagine.settings import Settings
@@ -63,10 +64,25 @@ def _with_db(
 def _admin(
     settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
 ) -> T:
+    """Run an admin command's `work` on the existing database, never creating one.
+
+    Names the database on stderr first (stdout stays the command's result: a key is its last
+    line); a missing or unmigrated database, or an admin error, exits 1 with the reason.
+    """
+    url = settings.resolved_database_url()
+    typer.echo(f"database: {printable(describe(url))}", err=True)
+
+    async def _run() -> T:
+        engine = await open_existing(url)
+        try:
+            return await work(session_factory(engine))
+        finally:
+            await engine.dispose()
+
     try:
-        return _with_db(settings, work)
-    except admin.AdminError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {markup_safe(exc)}")
+        return asyncio.run(_run())
+    except (admin.AdminError, MissingDatabase) as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {markup_safe(exc)}", soft_wrap=True)
         raise typer.Exit(1) from exc
 
 
@@ -84,20 +100,45 @@ def serve(
     settings = Settings(**overrides)  # type: ignore[arg-type]
     _configure_logging(settings)
     clock = SystemClock()
-    key = _with_db(
-        settings,
-        lambda s: admin.ensure_bootstrap_account(
+
+    async def _bootstrap(s: async_sessionmaker[AsyncSession]) -> tuple[str | None, str | None]:
+        key = await admin.ensure_bootstrap_account(
             s, clock, email=settings.bootstrap_email, credits=settings.bootstrap_credits
-        ),
-    )
+        )
+        if key is not None:
+            return key, None
+        return None, await admin.key_hint_email(s, bootstrap_email=settings.bootstrap_email)
+
+    key, existing_email = _with_db(settings, _bootstrap)
     console = Console()
+    console.print(
+        f"database: {printable(describe(settings.resolved_database_url()))}",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
     if key is not None:
         _hand_over_bootstrap_key(console, settings, key)
+    elif existing_email is not None:
+        console.print(
+            "Accounts exist already: no key is shown. For a new API key:"
+            f" {_cli_name()} keys create --email {printable(existing_email)}",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
     console.print(f"imagine listening on {settings.resolved_public_url()}")
     from imagine.app import create_app
     from imagine.server import server_config
 
     uvicorn.Server(server_config(create_app(settings), settings)).run()
+
+
+def _cli_name() -> str:
+    """How this process was started, for a command the user can paste (`.venv/bin/imagine`
+    under scripts/serve), else plain `imagine`."""
+    started = sys.argv[0] if sys.argv else ""
+    return started if os.path.basename(started) == "imagine" else "imagine"
 
 
 def _hand_over_bootstrap_key(console: Console, settings: Settings, key: str) -> None:
@@ -205,11 +246,12 @@ def sweep() -> None:
     from imagine.storage.sweeper import sweep_expired
 
     settings = Settings()
+    # Like the admin commands: only serve/worker create and migrate a database.
+    _admin(settings, lambda _s: asyncio.sleep(0))
 
     async def _run() -> int:
         services = build_services(settings)
         try:
-            await upgrade(services.db)
             return await sweep_expired(services.sessions, services.store, services.clock)
         finally:
             await services.close()

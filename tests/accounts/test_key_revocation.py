@@ -16,6 +16,7 @@ from imagine.admin import AdminError
 from imagine.clock import FakeClock
 from imagine.db.engine import create_engine, session_factory
 from imagine.db.migrate import upgrade
+from tests.support import create_database
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -70,6 +71,7 @@ def test_cli_lists_keys_without_showing_them(tmp_path: Path) -> None:
     env = {"IMAGINE_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "src")
     run = [sys.executable, "-m", "imagine"]
+    create_database(f"sqlite+aiosqlite:///{tmp_path / 'imagine.db'}")  # as the first serve does
     created = subprocess.run(
         [*run, "accounts", "create", "--email", "k@example.com"],
         env=env,
