@@ -63,7 +63,7 @@ async def test_401_comes_before_validation(api: Api) -> None:
         ),
         (
             {"prompt": "blur", "image_url": "http://127.0.0.1/x.jpg", "aspect_ratio": "5:4"},
-            ["aspect_ratio must be one of: 1:1 16:9 9:16 4:3 3:4 3:2 2:3"],
+            ["aspect_ratio must be one of: 1:1 16:9 9:16 4:3 3:4 3:2 2:3 auto"],
         ),
         (
             {"prompt": "blur", "image_url": "http://127.0.0.1/x.jpg", "output_format": "gif"},
