@@ -21,6 +21,7 @@ from imagine.engines.routes import router as models_router
 from imagine.http.auth import AuthGateMiddleware
 from imagine.http.body_limit import BodyLimitMiddleware
 from imagine.http.deps import Edge
+from imagine.http.docs import install_docs
 from imagine.http.errors import install_error_handlers
 from imagine.http.headers import ApiHeadersMiddleware
 from imagine.http.openapi import install_openapi
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         version=__version__,
         description="Self-hostable image-editing API (FLUX.1 Kontext contract).",
         lifespan=lifespan,
+        docs_url=None,  # install_docs serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
     app.state.edge = Edge(
         sessions=svc.read_sessions,
@@ -70,7 +73,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         ),
     )
     install_error_handlers(app)
-    install_openapi(app)
+    install_openapi(app, models=sorted(svc.catalog))
+    install_docs(app)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
     )

@@ -12,7 +12,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Header, Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -127,9 +128,17 @@ async def _refuse(
     await send({"type": "http.response.body", "body": data})
 
 
+# The OpenAPI security scheme of every /api/ route (Swagger UI's "Authorize" button).
+API_KEY = APIKeyHeader(
+    name="Authorization",
+    scheme_name="ApiKey",
+    description="Your API key, raw (`Authorization: <key>`) or `Authorization: Bearer <key>`.",
+    auto_error=False,
+)
+
+
 async def authenticated_account(
-    request: Request,
-    authorization: Annotated[str | None, Header(description="API key, raw or Bearer")] = None,
+    request: Request, authorization: Annotated[str | None, Depends(API_KEY)] = None
 ) -> Account:
     """The account the gate resolved for this request, or 401 `{}` (no second lookup).
 

@@ -1,16 +1,24 @@
-"""The documented error responses of every route, so the OpenAPI document tells the truth.
+"""The OpenAPI document: documented responses of every route, so it tells the truth.
 
 The fuzz test (tests/test_openapi_fuzz.py) checks every answer against these. The error
-shape is the HTTP edge's, so its schema lives here too.
+shape is the HTTP edge's, so its schema lives here too. `install_openapi` also states what
+the request models leave to the pipeline's validation (the catalog's model ids, the aspect
+ratios, the output formats, the required fields), and documents the webhook payload under
+OpenAPI 3.1 `webhooks`. Request bodies stay lenient in pydantic on purpose: the pipeline
+answers every problem with the contract's own 400 messages.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict
+
+from imagine.catalog import ASPECT_SIZES, AUTO_RATIO
+from imagine.tasks.schemas import TaskObject
 
 
 class ErrorItem(BaseModel):
@@ -42,39 +50,221 @@ class CrashResponse(BaseModel):
 
 Responses = dict[int | str, dict[str, Any]]
 
+TASK_ID = "0b5e7c1e-4a3f-4d0e-9b7a-6f2d8c1a9e54"
+FINISHED_TASK: dict[str, Any] = {
+    "task_id": TASK_ID,
+    "task_type": "edit",
+    "model": "flux-kontext-max",
+    "status": "finished",
+    "percentage": "100",
+    "image_url": "https://imagine.example.com/files/" + TASK_ID + ".png",
+    "error": None,
+    "engine": "offline",
+    "warnings": ["served by the offline engine: classical image processing, not FLUX"],
+}
+FAILED_TASK: dict[str, Any] = {
+    **FINISHED_TASK,
+    "task_id": "5d1c9a7e-2b4f-4e8a-8c3d-1f6e0a2b7c90",
+    "status": "failed",
+    "percentage": "0",
+    "image_url": None,
+    "error": "Upstream failure",
+    "engine": None,
+    "warnings": [],
+}
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again",
+    "schema": {"type": "integer", "minimum": 0},
+}
 
-def _err(description: str) -> dict[str, Any]:
-    return {"model": ErrorResponse, "description": description}
+
+def _json_example(example: Any) -> dict[str, Any]:
+    return {"content": {"application/json": {"example": example}}}
+
+
+def _err(description: str, *msgs: str, task_id: bool = False, **extra: Any) -> dict[str, Any]:
+    example: dict[str, Any] = {"errors": [{"msg": m} for m in msgs]}
+    if task_id:
+        example["task_id"] = TASK_ID
+    return {"model": ErrorResponse, "description": description, **_json_example(example), **extra}
 
 
 UNAUTHORIZED: Responses = {
-    401: {"model": EmptyResponse, "description": "Missing, unknown or revoked key (body {})"},
-    500: {"model": CrashResponse, "description": "A bug (body {}, with task_id when admitted)"},
+    401: {
+        "model": EmptyResponse,
+        "description": "Missing, unknown or revoked key (body {})",
+        **_json_example({}),
+    },
+    500: {
+        "model": CrashResponse,
+        "description": "A bug (body {}, with task_id when admitted)",
+        **_json_example({"task_id": TASK_ID}),
+    },
+    503: _err(
+        "Service busy (database connections exhausted); retry after Retry-After seconds",
+        "Service busy, retry shortly",
+        headers={"Retry-After": {**RETRY_AFTER, "required": True}},
+    ),
 }
 JSON_BODY: Responses = {
     **UNAUTHORIZED,
-    400: _err("Validation error: one msg per problem, naming the field"),
-    413: _err("Request body larger than IMAGINE_MAX_BODY_BYTES"),
+    400: _err("Validation error: one msg per problem, naming the field", "task_id is required"),
+    413: _err(
+        "Request body larger than IMAGINE_MAX_BODY_BYTES",
+        "request body must be at most 31457280 bytes",
+    ),
+    429: _err(
+        "Too many request bodies of this key being received at once",
+        "Rate limit exceeded",
+        headers={"Retry-After": {**RETRY_AFTER, "required": True}},
+    ),
 }
 IMAGINE: Responses = {
     **JSON_BODY,
-    400: _err("Validation error, or an input image that was refused (then with task_id)"),
-    402: _err("Insufficient credits"),
-    422: _err("Content policy violation (with task_id)"),
-    429: _err("Concurrency limit of the plan is full"),
-    502: _err("Upstream failure (with task_id)"),
-    503: _err("Model unavailable"),
-    504: _err("Upstream too slow (with task_id)"),
+    200: {
+        "description": "The finished edit",
+        **_json_example(
+            {
+                "task_id": TASK_ID,
+                "status": "finished",
+                "image_url": FINISHED_TASK["image_url"],
+                "credits_used": 8,
+                "warnings": FINISHED_TASK["warnings"],
+                "engine": "offline",
+            }
+        ),
+    },
+    400: _err(
+        "Validation error, or an input image that was refused (then with task_id)",
+        "prompt is required",
+        "aspect_ratio must be one of: " + " ".join(ASPECT_SIZES) + " auto",
+    ),
+    402: _err("Insufficient credits", "Insufficient credits"),
+    422: _err("Content policy violation (with task_id)", "Content policy violation", task_id=True),
+    429: _err(
+        "Concurrency limit of the plan is full (or too many bodies being received)",
+        "Rate limit exceeded",
+        headers={"Retry-After": {**RETRY_AFTER, "required": True}},
+    ),
+    502: _err("Upstream failure (with task_id)", "Upstream failure", task_id=True),
+    503: _err(
+        "Model unavailable, or service busy (then with Retry-After)",
+        "model flux-kontext-max is not available on this server",
+        headers={"Retry-After": RETRY_AFTER},
+    ),
+    504: _err("Upstream too slow (with task_id)", "Upstream timeout", task_id=True),
 }
-FETCH: Responses = {**JSON_BODY, 404: _err("Unknown task (or another account's)")}
+FETCH: Responses = {
+    **JSON_BODY,
+    200: {"description": "The task", **_json_example(FINISHED_TASK)},
+    404: _err("Unknown task (or another account's)", "Task not found"),
+}
+FETCH_MANY: Responses = {
+    **JSON_BODY,
+    200: {
+        "description": "The tasks found, in no particular order",
+        **_json_example({"tasks": [FINISHED_TASK, FAILED_TASK]}),
+    },
+}
 FILES: Responses = {
-    404: _err("Unknown file"),
-    410: _err("Expired; the bytes are deleted"),
+    404: _err("Unknown file", "File not found"),
+    410: _err("Expired; the bytes are deleted", "File expired"),
 }
 
+WEBHOOK_NAME = "task-ended"
+WEBHOOK_EXAMPLES = {"finished": {"value": FINISHED_TASK}, "failed": {"value": FAILED_TASK}}
 
-def install_openapi(app: FastAPI) -> None:
-    """Serve an OpenAPI document without FastAPI's default 422: our validation errors are 400."""
+
+def _declare_webhooks(app: FastAPI) -> None:
+    """The POST imagine sends to a request's `webhook_url` (documentation only, not served)."""
+
+    @app.webhooks.post(
+        WEBHOOK_NAME,
+        summary="Task finished or failed",
+        responses={
+            "2XX": {"description": "Received; anything else (or no answer in time) is retried"},
+            410: {"description": "Gone: stop retrying this delivery"},
+        },
+        openapi_extra={
+            "requestBody": {"content": {"application/json": {"examples": WEBHOOK_EXAMPLES}}}
+        },
+    )
+    async def task_ended(
+        body: TaskObject,
+        webhook_id: Annotated[
+            str, Header(description="msg_…: one per event, the same on every retry")
+        ],
+        webhook_timestamp: Annotated[str, Header(description="Unix seconds of this attempt")],
+        webhook_signature: Annotated[
+            str,
+            Header(
+                description='Standard Webhooks: v1,<base64 HMAC-SHA256 of "{webhook-id}.'
+                '{webhook-timestamp}.{body}"> (two, space-separated, during a rotation)'
+            ),
+        ],
+        x_webhook_secret: Annotated[
+            str | None, Header(description="Your webhook_secret, verbatim, when you gave one")
+        ] = None,
+    ) -> None:
+        """The task object exactly as `/api/v1/fetch` returns it, frozen when the task ended
+        (every retry sends the same bytes). Delivered at least once: deduplicate on
+        `webhook-id`; verify `webhook-signature` with the account's `whsec_` secret."""
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _document_imagine_request(components: dict[str, Any], models: Sequence[str]) -> None:
+    """State in the schema what the pipeline enforces (its 400 messages stay the contract's)."""
+    request = components.get("ImagineRequest")
+    if request is None:
+        return
+    props = request["properties"]
+
+    def keep(name: str, schema: dict[str, Any], nullable: bool = True) -> None:
+        old = props[name]
+        new = _nullable(schema) if nullable else schema
+        props[name] = {
+            **new,
+            **{k: v for k, v in old.items() if k in ("title", "description", "default")},
+        }
+
+    keep("prompt", {"type": "string", "minLength": 1}, nullable=False)
+    keep("image_url", {"type": "string", "minLength": 1}, nullable=False)
+    if models:
+        keep("model", {"type": "string", "enum": list(models)})
+    keep("aspect_ratio", {"type": "string", "enum": [*ASPECT_SIZES, AUTO_RATIO]})
+    keep("output_format", {"type": "string", "enum": ["png", "jpeg"]})
+    for name in ("prompt", "image_url"):
+        props[name].pop("default", None)
+    request["required"] = ["prompt", "image_url"]
+
+
+def _restore_examples(schema: dict[str, Any]) -> None:
+    """Put back the declared examples verbatim: FastAPI drops their nulls (`"error": null`)."""
+    declared: dict[tuple[str, str], Any] = {}
+    for responses in (UNAUTHORIZED, JSON_BODY, IMAGINE, FETCH, FETCH_MANY, FILES):
+        for status, response in responses.items():
+            media = response.get("content", {}).get("application/json", {})
+            if "example" in media:
+                declared[(str(status), response["description"])] = media["example"]
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                example = declared.get((status, response.get("description", "")))
+                media = response.get("content", {}).get("application/json")
+                if example is not None and media is not None:
+                    media["example"] = example
+    hook = schema.get("webhooks", {}).get(WEBHOOK_NAME, {}).get("post")
+    if hook is not None:
+        hook["requestBody"]["content"]["application/json"]["examples"] = WEBHOOK_EXAMPLES
+
+
+def install_openapi(app: FastAPI, models: Sequence[str] = ()) -> None:
+    """Serve an OpenAPI document without FastAPI's default 422 (our validation errors are
+    400), with the request rules, the webhook and the catalog's model ids (`models`)."""
+    _declare_webhooks(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -83,15 +273,24 @@ def install_openapi(app: FastAPI) -> None:
                 version=app.version,
                 description=app.description,
                 routes=app.routes,
+                webhooks=app.webhooks.routes,
             )
-            for path in schema.get("paths", {}).values():
+            operations = [
+                *schema.get("paths", {}).values(),
+                *schema.get("webhooks", {}).values(),
+            ]
+            for path in operations:
                 for operation in path.values():
                     responses = operation.get("responses", {})
                     if responses.get("422", {}).get("description") == "Validation Error":
                         del responses["422"]
+            hook = schema.get("webhooks", {}).get(WEBHOOK_NAME, {}).get("post", {})
+            hook.get("responses", {}).pop("200", None)
             components = schema.get("components", {}).get("schemas", {})
             for name in ("HTTPValidationError", "ValidationError"):
                 components.pop(name, None)
+            _document_imagine_request(components, models)
+            _restore_examples(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -64,7 +64,7 @@ async def fetch(
     return task_object(task, public_url)
 
 
-@router.post("/fetch-many", response_model=FetchManyResponse, responses=openapi.JSON_BODY)
+@router.post("/fetch-many", response_model=FetchManyResponse, responses=openapi.FETCH_MANY)
 async def fetch_many(
     body: FetchManyRequest, account: AccountDep, sessions: SessionsDep, public_url: PublicUrlDep
 ) -> FetchManyResponse:
