@@ -31,6 +31,9 @@ async def test_fetch_returns_task_object(api: Api, image_host: ImageHost) -> Non
         "percentage",
         "image_url",
         "error",
+        # Additive fields (the contract allows them): what served the edit, and its notes.
+        "engine",
+        "warnings",
     }
     assert body["task_id"] == task_id
     assert body["task_type"] == "edit"
