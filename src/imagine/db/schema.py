@@ -129,6 +129,7 @@ class Task(Base):
     error_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     warnings: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list
     engine: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    applied: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -65,6 +65,10 @@ class EditResult:
     An engine gives pixels (`image`), or encoded bytes as a provider returned them (`data`,
     `format` "png"/"jpeg"/"webp", already validated, at the provider's native size). With
     bytes only, `image` decodes them on first use (CPU-bound: prefer `await pixels()`).
+
+    `applied` names the edits an engine that knows them actually made (the offline engine;
+    hosted models leave it empty). `nothing_applied` says the image is the input unchanged
+    (nothing in the prompt could be done): the edit is then not charged.
     """
 
     def __init__(
@@ -75,6 +79,8 @@ class EditResult:
         *,
         data: bytes | None = None,
         format: str | None = None,
+        applied: list[str] | None = None,
+        nothing_applied: bool = False,
     ) -> None:
         if image is None and data is None:
             raise ValueError("an EditResult needs an image or its encoded bytes")
@@ -83,6 +89,8 @@ class EditResult:
         self.engine = engine
         self.data = data
         self.format = format
+        self.applied: list[str] = applied if applied is not None else []
+        self.nothing_applied = nothing_applied
 
     @property
     def image(self) -> Image.Image:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import anyio
@@ -73,6 +73,7 @@ class Finished:
     credits_used: int
     warnings: list[str]
     engine: str
+    applied: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -281,9 +282,10 @@ class EditPipeline:
         return Finished(
             task_id=task_id,
             image_url=output_url(self.public_url, name),
-            credits_used=req.model.price,
+            credits_used=0 if result.nothing_applied else req.model.price,
             warnings=all_warnings,
             engine=result.engine,
+            applied=result.applied,
         )
 
     async def _native_output(self, result: EditResult, output_format: str) -> bytes:
@@ -318,15 +320,30 @@ class EditPipeline:
                 now=now,
                 expires_at=now + self.limits.output_ttl,
             )
+            # An edit that applied nothing (the input comes back, with warnings saying why)
+            # is not charged: the reservation is released, the task still finishes.
+            charged = not result.nothing_applied
             task = await tasks_repo.finish_task(
-                session, task_id, output_name=name, warnings=warnings, engine=result.engine, now=now
+                session,
+                task_id,
+                output_name=name,
+                warnings=warnings,
+                engine=result.engine,
+                applied=result.applied,
+                charged=charged,
+                now=now,
             )
             if task is None:
                 # Failed meanwhile (e.g. by the orphan sweeper): its credits were released.
                 raise UpstreamTimeout("Task expired before it finished")
-            await accounts_repo.commit_charge(
-                session, account_id, req.model.price, task_id=task_id, now=now
-            )
+            if charged:
+                await accounts_repo.commit_charge(
+                    session, account_id, req.model.price, task_id=task_id, now=now
+                )
+            else:
+                await accounts_repo.release(
+                    session, account_id, req.model.price, task_id=task_id, now=now
+                )
             # Outbox: the webhook is due exactly when this transaction commits, never lost.
             await enqueue_webhook(session, task, public_url=self.public_url, now=now)
 

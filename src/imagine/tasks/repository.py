@@ -87,18 +87,22 @@ async def finish_task(
     warnings: list[str],
     engine: str,
     now: datetime,
+    applied: list[str] | None = None,
+    charged: bool = True,
 ) -> Task | None:
-    """Running → finished and the reservation → committed; the updated task, or None if it
-    was not running. One statement (UPDATE … RETURNING)."""
+    """Running → finished and the reservation → committed (or released, for an edit that
+    is not `charged`); the updated task, or None if it was not running. One statement
+    (UPDATE … RETURNING)."""
     return await _transition(
         session,
         task_id,
         status="finished",
         percentage=100,
-        charge_state="committed",
+        charge_state="committed" if charged else "released",
         output_name=output_name,
         warnings=json.dumps(warnings) if warnings else None,
         engine=engine,
+        applied=json.dumps(applied) if applied else None,
         updated_at=now,
         finished_at=now,
     )

@@ -44,6 +44,7 @@ async def imagine(
         credits_used=done.credits_used,
         warnings=done.warnings,
         engine=done.engine,
+        applied=done.applied,
     )
 
 

@@ -69,6 +69,9 @@ class ImagineResponse(BaseModel):
     credits_used: int
     warnings: list[str]
     engine: str = Field(description="What served the edit: offline, bfl, fal, replicate…")
+    applied: list[str] = Field(
+        default_factory=list, description="Edits the offline engine applied (empty otherwise)"
+    )
 
 
 class TaskObject(BaseModel):
@@ -83,6 +86,9 @@ class TaskObject(BaseModel):
     error: str | None
     engine: str | None = Field(default=None, description="What served the edit (when it ran)")
     warnings: list[str] = Field(default_factory=list)
+    applied: list[str] = Field(
+        default_factory=list, description="Edits the offline engine applied (empty otherwise)"
+    )
 
 
 class FetchManyResponse(BaseModel):

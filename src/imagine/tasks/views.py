@@ -25,4 +25,5 @@ def task_object(task: Task, public_url: str) -> TaskObject:
         error=task.error,
         engine=task.engine,
         warnings=json.loads(task.warnings) if task.warnings else [],
+        applied=json.loads(task.applied) if task.applied else [],
     )

@@ -103,7 +103,7 @@ async def test_cancelling_the_edit_stops_its_render_thread(
             stopped.set()
         raise RenderCancelled
 
-    monkeypatch.setattr(engine_module, "render", slow_render)
+    monkeypatch.setattr(engine_module, "render_report", slow_render)
     async with anyio.create_task_group() as tg:
         tg.start_soon(OfflineEngine().edit, tiny(), "snow", OPTIONS)
         assert await anyio.to_thread.run_sync(started.wait, 5)

@@ -10,7 +10,7 @@ import anyio.to_thread
 from PIL import Image
 
 from imagine.engines.base import EditOptions, EditResult
-from imagine.engines.offline.render import RenderCancelled, render
+from imagine.engines.offline.render import RenderCancelled, render_report
 
 __all__ = ["OfflineEngine", "RenderCancelled"]
 
@@ -33,10 +33,16 @@ class OfflineEngine:
         without cancelling makes this raise RenderCancelled.
         """
         stop = options.cancel if options.cancel is not None else threading.Event()
-        work = partial(render, image, prompt, options.seed, stop.is_set)
+        work = partial(render_report, image, prompt, options.seed, stop.is_set)
         try:
-            edited, warnings = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+            done = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
         except anyio.get_cancelled_exc_class():
             stop.set()
             raise
-        return EditResult(image=edited, warnings=[OFFLINE_NOTICE, *warnings], engine="offline")
+        return EditResult(
+            image=done.image,
+            warnings=[OFFLINE_NOTICE, *done.warnings],
+            engine="offline",
+            applied=done.applied,
+            nothing_applied=not done.applied,
+        )

@@ -11,8 +11,8 @@ from PIL import Image
 from imagine.engines.offline.families import filters, geometry, subject_edits, text, tone, weather
 from imagine.engines.offline.imaging import U8
 from imagine.engines.offline.parser import parse
-from imagine.engines.offline.rules import Edit, Family, SubjectOp, TextOp
-from imagine.engines.offline.subject import Context
+from imagine.engines.offline.rules import Edit, Family, GeometryOp, SubjectOp, TextOp, ToneOp
+from imagine.engines.offline.subject import Context, PartNotFound, SubjectNotFound
 
 Apply = Callable[[U8, Edit, Context], U8]
 
@@ -58,6 +58,36 @@ def describe(edit: Edit) -> str:
     return edit.op.replace("_", " ")
 
 
+def label(edit: Edit) -> str:
+    """What an applied edit did, for the response's `applied` ("recolour car → matte black")."""
+    colour = edit.colour
+    paint = "" if colour is None else f"{'' if colour.finish == 'plain' else colour.finish + ' '}"
+    paint += "" if colour is None else colour.name
+    if edit.op is SubjectOp.RECOLOUR:
+        return f"recolour {edit.target or 'subject'} → {paint}"
+    if edit.op is SubjectOp.BACKGROUND_COLOUR:
+        return f"background → {paint}"
+    if edit.op is ToneOp.TINT:
+        return f"tint → {paint}"
+    if edit.op is GeometryOp.ROTATE:
+        return f"rotate {edit.angle:g}°"
+    if edit.op is GeometryOp.FLIP:
+        return "flip vertically" if edit.vertical else "flip horizontally"
+    if edit.op is TextOp.TEXT:
+        return f'text "{edit.text}" at {edit.position}'
+    return describe(edit)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A render's outcome: the image, the warnings, and what was actually applied (empty:
+    the image is the input, unchanged)."""
+
+    image: Image.Image
+    warnings: list[str]
+    applied: list[str]
+
+
 def _kind(edit: Edit) -> tuple[str, str]:
     """What "the same edit" means for the caps: the op; for captions, the op and position
     (two captions at one place would overprint each other anyway)."""
@@ -90,10 +120,11 @@ def limit_edits(edits: Sequence[Edit], most: int = MAX_EDITS) -> tuple[list[Edit
 
 def _apply_all(
     rgb: U8, edits: list[Edit], seed: int, cancelled: Callable[[], bool]
-) -> tuple[U8, list[str]]:
+) -> tuple[U8, list[str], list[str]]:
     ctx = Context(original=rgb, rng=np.random.default_rng(seed))
     canvas: U8 = rgb
     notes: list[str] = []
+    applied: list[str] = []
     for spec in FAMILIES:
         family, fn = spec.family, spec.apply
         for edit in (e for e in edits if e.family == family):
@@ -104,6 +135,18 @@ def _apply_all(
                     out = fn(canvas, edit, ctx)
                 else:  # keep the alpha of a removed background through colour edits
                     out = np.concatenate([fn(canvas[..., :3], edit, ctx), canvas[..., 3:]], axis=2)
+            except PartNotFound as missing:
+                notes.append(
+                    f'offline engine cannot locate "{missing.part}" (it has no detector for '
+                    f'parts of a subject): "{label(edit)}" not applied'
+                )
+                continue
+            except SubjectNotFound as why:
+                notes.append(
+                    f'offline engine did not apply "{label(edit)}": it could not tell the '
+                    f"subject from the background ({why})"
+                )
+                continue
             except Exception as exc:  # an edit bug must not fail the task; say what was skipped
                 name = type(exc).__name__
                 notes.append(f"offline engine could not apply {describe(edit)} ({name})")
@@ -111,7 +154,8 @@ def _apply_all(
             if edit.op in _BACKDROPS and canvas.shape[2] == 4:
                 out = out[..., :3]  # a new backdrop replaces an earlier transparent one
             canvas = np.ascontiguousarray(out)
-    return canvas, notes
+            applied.append(label(edit))
+    return canvas, notes, applied
 
 
 def _quote(phrases: tuple[str, ...], most: int = 5, width: int = 80) -> str:
@@ -136,11 +180,22 @@ def render(
     `cancelled` is polled before each edit; once it answers True the render stops there and
     raises RenderCancelled (an edit already under way finishes first).
     """
+    done = render_report(image, instruction, seed, cancelled)
+    return done.image, done.warnings
+
+
+def render_report(
+    image: Image.Image,
+    instruction: str,
+    seed: int | None,
+    cancelled: Callable[[], bool] = _never,
+) -> Rendered:
+    """`render`, also saying which edits were applied; with none, the input comes back."""
     parsed = parse(instruction if isinstance(instruction, str) else "")
     edits, capped = limit_edits(parsed.edits)
     rgb = np.array(image.convert("RGB"), dtype=np.uint8)
     # numpy wants a non-negative seed; fold any int (negative, huge) into 64 bits
-    canvas, warnings = _apply_all(rgb, edits, (seed or 0) % 2**64, cancelled)
+    canvas, warnings, applied = _apply_all(rgb, edits, (seed or 0) % 2**64, cancelled)
     warnings[:0] = capped
     if parsed.unrecognised:
         quoted = _quote(parsed.unrecognised)
@@ -148,4 +203,8 @@ def render(
         warnings.insert(0, f"offline engine did not understand: {quoted}{suffix}")
     elif not parsed.edits:
         warnings.append("offline engine found no edit to apply (image returned unchanged)")
-    return Image.fromarray(canvas), warnings
+    if parsed.edits and not applied:
+        warnings.append("offline engine applied none of the edits (image returned unchanged)")
+    if not applied:
+        canvas = rgb  # nothing applied: the input as it came, whatever the families did
+    return Rendered(Image.fromarray(canvas), warnings, applied)

@@ -12,6 +12,49 @@ from imagine.engines.offline.imaging import F32, U8
 WORK_SIDE = 192  # GrabCut cost grows with pixels; the mask is refined at full size afterwards
 _MIN_FRACTION = 0.005  # thin subjects (a rocket on its pad) are legitimately small
 _MAX_FRACTION = 0.85
+# What the centre-seeded heuristic can vouch for. A mask outside these bounds is a guess, and
+# an edit through a guess is a silent wrong edit (the tabby's eyes recoloured for its fur, the
+# astronaut's face kept for "remove the background"): such edits are not applied.
+_PLAUSIBLE_MIN = 0.01  # below 1 % of the frame GrabCut found a speck, not a subject
+_PLAUSIBLE_MAX = 0.80  # above 80 % there is no background left to tell apart
+_CENTRE_BOX = 0.10  # the central 10 % x 10 % box the seed ellipse assumes is subject …
+_CENTRE_COVER = 0.5  # … at least half of it must be in the mask
+_MAIN_SHARE = 0.75  # the largest piece holds at least 75 % of the mask (else: fragmented)
+_MAX_PIECES = 3  # pieces of at least _PIECE_SHARE of the mask (a wheel, a raised arm)
+_PIECE_SHARE = 0.02
+
+
+class SubjectNotFound(Exception):
+    """The subject mask is implausible; str() says why (for a warning)."""
+
+
+class PartNotFound(Exception):
+    """The edit names a part of the subject (fur, eyes, hat) the engine cannot locate."""
+
+    def __init__(self, part: str) -> None:
+        super().__init__(part)
+        self.part = part
+
+
+def implausibility(fg: U8) -> str | None:
+    """Why a binary subject mask (H×W, 0/1) cannot be trusted, or None when it can."""
+    height, width = fg.shape
+    fraction = float(fg.mean())
+    if fraction < _PLAUSIBLE_MIN:
+        return f"the subject found is tiny ({fraction:.1%} of the frame)"
+    if fraction > _PLAUSIBLE_MAX:
+        return f"the subject found covers almost the whole frame ({fraction:.0%})"
+    dy, dx = max(1, round(height * _CENTRE_BOX / 2)), max(1, round(width * _CENTRE_BOX / 2))
+    cy, cx = height // 2, width // 2
+    centre = float(fg[max(0, cy - dy) : cy + dy, max(0, cx - dx) : cx + dx].mean())
+    if centre < _CENTRE_COVER:
+        return f"the subject found misses the centre of the frame ({centre:.0%} of it covered)"
+    _, _, stats, _ = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    pieces = int((areas >= _PIECE_SHARE * areas.sum()).sum())  # specks do not count
+    if pieces > _MAX_PIECES or float(areas.max()) < _MAIN_SHARE * float(areas.sum()):
+        return f"the subject found is fragmented ({pieces} separate pieces)"
+    return None
 
 
 def _seed_mask(height: int, width: int) -> U8:
@@ -66,7 +109,14 @@ def _guided_filter(guide: F32, src: F32, radius: int, eps: float) -> F32:
 
 
 def find_subject(rgb: U8) -> F32:
-    """Soft mask (HxW float32 in 0..1) of the main subject of an RGB image."""
+    """Soft mask (HxW float32 in 0..1) of the main subject of an RGB image (a centred
+    ellipse when GrabCut finds nothing usable)."""
+    mask, _ = locate_subject(rgb)
+    return mask
+
+
+def locate_subject(rgb: U8) -> tuple[F32, str | None]:
+    """The subject mask and, when it is implausible, why (see `implausibility`)."""
     height, width = rgb.shape[:2]
     scale = min(1.0, WORK_SIDE / max(height, width))
     sw, sh = max(8, round(width * scale)), max(8, round(height * scale))
@@ -83,15 +133,15 @@ def find_subject(rgb: U8) -> F32:
     fg = _keep_central_components(fg)
     fraction = float(fg.mean())
     if not _MIN_FRACTION <= fraction <= _MAX_FRACTION:
-        return _fallback(height, width)
+        return _fallback(height, width), implausibility(fg) or "no subject stands out"
     coarse = np.asarray(
         cv2.resize(fg.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR),
         np.float32,
     )
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     radius = max(2, round(max(height, width) / WORK_SIDE * 1.5))
-    refined = _guided_filter(gray, coarse, radius, 1e-3)
-    return np.clip(refined, 0.0, 1.0).astype(np.float32)
+    refined = np.clip(_guided_filter(gray, coarse, radius, 1e-3), 0.0, 1.0).astype(np.float32)
+    return refined, implausibility((refined > 0.5).astype(np.uint8))
 
 
 @dataclass
@@ -101,9 +151,21 @@ class Context:
     original: U8
     rng: np.random.Generator
     _mask: F32 | None = field(default=None, repr=False)
+    _problem: str | None = field(default=None, repr=False)
 
     def subject_mask(self) -> F32:
-        """The input's subject mask, computed on first use."""
+        """The input's subject mask, computed on first use; SubjectNotFound when it is
+        implausible (an edit through it would be a guess)."""
         if self._mask is None:
-            self._mask = find_subject(self.original)
+            self._mask, self._problem = locate_subject(self.original)
+        if self._problem is not None:
+            raise SubjectNotFound(self._problem)
         return self._mask
+
+    def subject_mask_if_found(self) -> F32:
+        """The subject mask, or all zeros (no subject) when it is implausible: for edits that
+        only spare the subject (reflections), where "no subject" is a safe answer."""
+        try:
+            return self.subject_mask()
+        except SubjectNotFound:
+            return np.zeros(self.original.shape[:2], np.float32)

@@ -13,7 +13,35 @@ from imagine.engines.offline.families import Handler
 from imagine.engines.offline.families.filters import blur
 from imagine.engines.offline.imaging import F32, U8, lerp, luminance, to_u8
 from imagine.engines.offline.rules import Edit, SubjectOp
-from imagine.engines.offline.subject import Context
+from imagine.engines.offline.subject import Context, PartNotFound
+
+
+# Parts of a subject, not a subject: with one centre-seeded mask and no part detector the
+# engine can only paint the whole subject, so "make the cat's fur orange" is refused with a
+# warning naming "fur" rather than recolouring whatever the mask happened to catch.
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+PARTS: frozenset[str] = frozenset(
+    _words(
+        "fur hair hairs coat mane eye eyes iris irises pupil pupils eyebrows eyelashes "
+        "lashes lip lips mouth nose teeth tooth tongue skin face cheeks cheek ear ears "
+        "beard moustache mustache nails nail tail paw paws whiskers feathers wings wing "
+        "beak horns horn collar leash hat cap helmet shirt tshirt jacket dress skirt "
+        "trousers pants jeans shoes shoe boots boot sleeves sleeve tie scarf glasses "
+        "sunglasses gloves suit uniform wheel wheels tyre tyres tire tires rims rim window "
+        "windows windshield windscreen roof hood bonnet door doors bumper bumpers "
+        "headlights headlight lights mirror mirrors seat seats handlebars saddle spokes "
+        "petals petal leaves leaf stem"
+    )
+)
+
+
+def _part_named(target: str) -> str | None:
+    """The first part word of a recolour target ("cat fur" → "fur"), if any."""
+    return next((w for w in target.split() if w in PARTS), None)
+
 
 # specular gain and diffuse-shading contrast per finish: matte keeps little of the highlights
 _FINISH = {
@@ -123,6 +151,9 @@ def _transparent(rgb: U8, ctx: Context) -> U8:
 
 
 def _recolour_edit(rgb: U8, edit: Edit, ctx: Context) -> U8:
+    part = _part_named(edit.target)
+    if part is not None:
+        raise PartNotFound(part)
     return rgb if edit.colour is None else _recolour(rgb, edit.colour, ctx)
 
 

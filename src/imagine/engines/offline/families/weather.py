@@ -51,7 +51,7 @@ def _rain(rgb: U8, amount: float, ctx: Context) -> U8:
 
 def _ground_line(ctx: Context, height: int) -> int:
     """Row where the ground meets the subject (its lowest row), else 60 % down the frame."""
-    mask = ctx.subject_mask()
+    mask = ctx.subject_mask_if_found()
     rows = np.nonzero((mask > 0.5).mean(axis=1) > 0.02)[0]
     if rows.size and 0.45 * height <= rows[-1] <= 0.95 * height:
         return int(rows[-1])
@@ -80,7 +80,7 @@ def _reflections(rgb: U8, amount: float, ctx: Context) -> U8:
     )
     k = max(3, round(0.012 * side))
     mirrored = cv2.blur(mirrored, (1, k))  # a wet surface smears reflections vertically
-    dry = ctx.subject_mask()[axis + 1 :]
+    dry = ctx.subject_mask_if_found()[axis + 1 :]
     # wet asphalt is darker; the subject itself (e.g. the car's wheels) stays as it was
     ground = lerp(as_float(rgb[axis + 1 :]) * 0.72, rgb[axis + 1 :], dry)
     fade = np.exp(-(ys - axis) / (0.5 * max(rows, 1)))[:, None]
