@@ -61,6 +61,7 @@ FINISHED_TASK: dict[str, Any] = {
     "error": None,
     "engine": "offline",
     "warnings": ["served by the offline engine: classical image processing, not FLUX"],
+    "applied": ["black and white"],
 }
 FAILED_TASK: dict[str, Any] = {
     **FINISHED_TASK,
@@ -71,6 +72,7 @@ FAILED_TASK: dict[str, Any] = {
     "error": "Upstream failure",
     "engine": None,
     "warnings": [],
+    "applied": [],
 }
 RETRY_AFTER = {
     "description": "Seconds to wait before trying again",
@@ -131,6 +133,7 @@ IMAGINE: Responses = {
                 "credits_used": 8,
                 "warnings": FINISHED_TASK["warnings"],
                 "engine": "offline",
+                "applied": FINISHED_TASK["applied"],
             }
         ),
     },
