@@ -157,7 +157,9 @@ def _hand_over_bootstrap_key(console: Console, settings: Settings, key: str) -> 
         return
     path = settings.data_dir / "bootstrap-key.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A fresh file only its owner can read: never reuse (or follow) what is at that path.
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(key + "\n")
     console.print(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import anyio
 import httpx
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from imagine.accounts.concurrency import (
@@ -142,8 +143,11 @@ def build_services(
     db = create_engine(settings.resolved_database_url(), pool)
     # Reads get their own pool: under a burst of writes (admissions queue for SQLite's write
     # lock), /account, /fetch and key lookups still find a connection.
-    url = settings.resolved_database_url()
-    read_db = db if url.endswith(":memory:") else create_engine(url, pool)
+    # Only a SQLite file needs it (its one write lock queues admissions); PostgreSQL keeps
+    # one pool, so IMAGINE_DB_POOL_SIZE + IMAGINE_DB_MAX_OVERFLOW stays the connection budget.
+    url = make_url(settings.resolved_database_url())
+    on_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    read_db = create_engine(url.render_as_string(hide_password=False), pool) if on_file else db
     http_client = http or build_outbound_client(settings)
     catalog = default_catalog()
     fetcher = ImageFetcher(

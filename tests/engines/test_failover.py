@@ -175,3 +175,14 @@ async def test_plain_engines_in_a_chain() -> None:
     assert up.calls == 1
     with pytest.raises(ValueError):
         FailoverEngine([], ftime.clock, 10)
+
+
+@pytest.mark.parametrize("status", [401, 402, 403])
+async def test_account_refused_after_acceptance_is_final(fakes, http, status) -> None:
+    # The key is rejected (or the account runs dry) while the accepted task runs: trying the
+    # next provider would submit the same edit twice.
+    fakes[0].poll_plan = [Answer(status, {"detail": "no"})]
+    with pytest.raises(UpstreamFailed) as caught:
+        await chain(fakes, http, FakeTime()).edit(input_image(), "p", OPTIONS)
+    assert not isinstance(caught.value, UpstreamUnavailable)
+    assert fakes[0].submits == 1 and fakes[1].requests == []

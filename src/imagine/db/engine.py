@@ -1,8 +1,9 @@
 """Async engine and session factories.
 
 SQLite gets WAL and a busy timeout; its write transactions start with `BEGIN IMMEDIATE`
-(they queue for the write lock instead of failing half-way), while read-only sessions start
-a plain deferred `BEGIN`, so reads (the auth lookup, /account, /fetch) never wait on writers.
+(they queue for the write lock instead of failing half-way), while read-only sessions emit no
+BEGIN at all (each statement is its own snapshot, in autocommit), so reads (the auth lookup,
+/account, /fetch) never wait on writers and skip a round trip. Never write through them.
 The pool is bounded and waits at most `pool_timeout` for a connection; the HTTP edge turns a
 timeout into a 503 with Retry-After.
 """

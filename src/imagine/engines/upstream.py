@@ -184,18 +184,26 @@ class UpstreamClient:
                 log.error(
                     "UPSTREAM ACCOUNT OUT OF CREDITS: top up the provider account", engine=self.name
                 )
-                raise UpstreamUnavailable()
+                raise self._refused(phase)
             if status in (401, 403):
                 log.error(
                     "UPSTREAM KEY REJECTED (or account locked): check the provider key",
                     engine=self.name,
                     status=status,
                 )
-                raise UpstreamUnavailable()
+                raise self._refused(phase)
             if status >= 500:
                 await self._failed(phase, failures := failures + 1, delay(), deadline, None)
                 continue
             return response
+
+    @staticmethod
+    def _refused(phase: Phase) -> UpstreamUnavailable | UpstreamFailed:
+        """The provider refused the account: before acceptance another engine may take the
+        task (503, failover); once it accepted, trying elsewhere would submit it twice."""
+        if phase == "submit":
+            return UpstreamUnavailable()
+        return UpstreamFailed("Upstream refused the account while the task ran")
 
     async def _failed(
         self, phase: Phase, failures: int, wait: float, deadline: Deadline, exc: Exception | None

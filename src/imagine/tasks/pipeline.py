@@ -167,7 +167,10 @@ class EditPipeline:
     ) -> Finished:
         metrics = self.metrics
         try:
-            task_id = await self._admit(account, req)
+            # Shielded: a cancellation that lands while the admission commits would leave
+            # the reservation held until the orphan sweep, with nobody to release it.
+            with anyio.CancelScope(shield=True):
+                task_id = await self._admit(account, req)
         except InsufficientCredits:
             metrics.tasks.labels(req.model.id, "402").inc()
             raise
@@ -268,15 +271,21 @@ class EditPipeline:
                 _finish_image, result.image, width, height, req.output_format
             )
         name = new_object_name("png" if req.output_format == "png" else "jpg")
-        await self.store.put(name, encoded)
         all_warnings = warnings + result.warnings
-        try:
-            await self._finish(account_id, task_id, req, name, len(encoded), all_warnings, result)
-        except BaseException:
-            # No output row was committed: do not leave the bytes behind for nobody to sweep.
-            with anyio.CancelScope(shield=True):
+        # Storing and committing are one short step that a cancellation (client gone,
+        # shutdown) waits for: cut half-way, a committed task could lose its file, or a
+        # stored file its row.
+        with anyio.CancelScope(shield=True):
+            await self.store.put(name, encoded)
+            try:
+                await self._finish(
+                    account_id, task_id, req, name, len(encoded), all_warnings, result
+                )
+            except BaseException:
+                # No output row was committed: do not leave the bytes behind for nobody
+                # to sweep.
                 await self.store.delete(name)
-            raise
+                raise
         if req.webhook_url:
             self.outbox.notify()
         return Finished(
@@ -350,7 +359,15 @@ class EditPipeline:
     async def _fail(
         self, account_id: str, task_id: str, price: int, error: str, status: int
     ) -> None:
-        await fail_and_refund(self.sessions, self.clock, account_id, task_id, price, error, status)
+        try:
+            await fail_and_refund(
+                self.sessions, self.clock, account_id, task_id, price, error, status
+            )
+        except Exception:
+            # The client still gets the real error and its task_id; the orphan sweep fails
+            # and refunds the task after IMAGINE_RESERVATION_TIMEOUT.
+            log.exception("could not fail and refund the task now", task_id=task_id)
+            return
         self.outbox.notify()
 
 
