@@ -42,11 +42,6 @@ CSP = "; ".join(
 )
 
 
-def _same_origin_only(page: HTMLResponse) -> HTMLResponse:
-    page.headers["content-security-policy"] = CSP
-    return page
-
-
 def assets_dir() -> Path:
     """The bundled Swagger UI / ReDoc files (inside the installed fastapi-offline package)."""
     return Path(str(files("fastapi_offline") / "static"))
@@ -58,29 +53,30 @@ def install_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc
     openapi_url = app.openapi_url or "/openapi.json"
     app.mount(ASSETS_PATH, StaticFiles(directory=assets_dir()), name="docs-assets")
 
+    # Both pages are fixed for the app's life: render them once.
+    swagger_page = get_swagger_ui_html(
+        openapi_url=openapi_url,
+        title=f"{app.title} - API documentation",
+        swagger_js_url=SWAGGER_JS,
+        swagger_css_url=SWAGGER_CSS,
+        swagger_favicon_url=FAVICON,
+        oauth2_redirect_url=None,
+        # No badge asking validator.swagger.io about the document.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+    redoc_page = get_redoc_html(
+        openapi_url=openapi_url,
+        title=f"{app.title} - API reference",
+        redoc_js_url=REDOC_JS,
+        redoc_favicon_url=FAVICON,
+        with_google_fonts=False,
+    )
+
+    # A fresh response per request (a Response's header list is mutable), same bytes.
     @app.get(docs_url, include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return _same_origin_only(
-            get_swagger_ui_html(
-                openapi_url=openapi_url,
-                title=f"{app.title} - API documentation",
-                swagger_js_url=SWAGGER_JS,
-                swagger_css_url=SWAGGER_CSS,
-                swagger_favicon_url=FAVICON,
-                oauth2_redirect_url=None,
-                # No badge asking validator.swagger.io about the document.
-                swagger_ui_parameters={"validatorUrl": None},
-            )
-        )
+        return HTMLResponse(swagger_page.body, headers={"content-security-policy": CSP})
 
     @app.get(redoc_url, include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return _same_origin_only(
-            get_redoc_html(
-                openapi_url=openapi_url,
-                title=f"{app.title} - API reference",
-                redoc_js_url=REDOC_JS,
-                redoc_favicon_url=FAVICON,
-                with_google_fonts=False,
-            )
-        )
+        return HTMLResponse(redoc_page.body, headers={"content-security-policy": CSP})

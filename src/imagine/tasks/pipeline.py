@@ -126,7 +126,7 @@ class EditPipeline:
         """Check the body against every rule (400 listing all problems)."""
         return validate_imagine(
             body,
-            dict(self.catalog),
+            self.catalog,
             max_prompt_chars=self.limits.max_prompt_chars,
             max_data_uri=self.limits.max_data_uri_chars,
             policy=self.fetcher.policy,

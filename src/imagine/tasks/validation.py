@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -86,7 +87,7 @@ def _text_problems(req: ImagineRequest) -> list[str]:
 
 def validate_imagine(
     req: ImagineRequest,
-    catalog: dict[str, Model],
+    catalog: Mapping[str, Model],
     *,
     max_prompt_chars: int,
     max_data_uri: int,
