@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -57,6 +58,10 @@ class EditOptions:
     # An engine with `uses_source` then uploads these and ignores `image`, and returns the
     # provider's validated bytes in EditResult.data instead of decoded pixels.
     source: SourceImage | None = field(default=None, repr=False, compare=False)
+    # An engine that knows how far along it is (a local model's denoising steps) may call
+    # this with a fraction in [0, 1], from any thread, as often as it likes; the pipeline
+    # turns it into the task's `percentage` (throttled writes). None: nobody is listening.
+    progress: Callable[[float], None] | None = field(default=None, compare=False, repr=False)
 
 
 class EditResult:
