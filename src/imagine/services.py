@@ -24,7 +24,7 @@ from imagine.catalog import Model, default_catalog
 from imagine.clock import Clock, SystemClock
 from imagine.db.engine import PoolLimits, create_engine, read_session_factory, session_factory
 from imagine.engines.registry import ModelRoute, build_routes
-from imagine.fetch.client import build_outbound_client
+from imagine.fetch.client import OutboundClients, build_outbound_clients
 from imagine.fetch.images import ImageFetcher
 from imagine.fetch.policy import AddressPolicy
 from imagine.images import decode_concurrency
@@ -50,7 +50,7 @@ class Services:
     read_db: AsyncEngine  # a pool of its own for reads
     read_sessions: async_sessionmaker[AsyncSession]  # reads only: no write lock on SQLite
     store: Store
-    http: httpx.AsyncClient
+    clients: OutboundClients  # one SSRF-guarded client per purpose (fetch, provider, webhook)
     fetcher: ImageFetcher
     catalog: dict[str, Model]
     routes: dict[str, ModelRoute]
@@ -67,7 +67,7 @@ class Services:
 
     async def close(self) -> None:
         """Release connections."""
-        await self.http.aclose()
+        await self.clients.aclose()
         await self.db.dispose()
         if self.read_db is not self.db:
             await self.read_db.dispose()
@@ -111,7 +111,7 @@ def build_deliverer(services: Services) -> Deliverer:
     settings = services.settings
     return Deliverer(
         sessions=services.sessions,
-        http=services.http,
+        http=services.clients.webhook,
         clock=services.clock,
         rng=services.rng,
         signal=services.outbox_signal,
@@ -138,7 +138,10 @@ def build_services(
     http: httpx.AsyncClient | None = None,
     language: LanguageChecker | None = None,
 ) -> Services:
-    """Wire the defaults; tests pass fakes for the clock, store or outbound client."""
+    """Wire the defaults; tests pass fakes for the clock, store or outbound client.
+
+    `http`, when given, serves every outbound purpose (a test's scripted transport).
+    """
     pool = PoolLimits(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout)
     db = create_engine(settings.resolved_database_url(), pool)
     # Reads get their own pool: under a burst of writes (admissions queue for SQLite's write
@@ -148,10 +151,10 @@ def build_services(
     url = make_url(settings.resolved_database_url())
     on_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     read_db = create_engine(url.render_as_string(hide_password=False), pool) if on_file else db
-    http_client = http or build_outbound_client(settings)
+    clients = OutboundClients.sharing(http) if http else build_outbound_clients(settings)
     catalog = default_catalog()
     fetcher = ImageFetcher(
-        http_client,
+        clients.fetch,
         AddressPolicy.from_allow_list(settings.fetch_allow),
         max_bytes=settings.fetch_max_bytes,
         deadline=settings.fetch_deadline,
@@ -180,10 +183,10 @@ def build_services(
         read_db=read_db,
         read_sessions=read_session_factory(read_db),
         store=store or build_store(settings),
-        http=http_client,
+        clients=clients,
         fetcher=fetcher,
         catalog=catalog,
-        routes=build_routes(settings, catalog, http_client, the_clock),
+        routes=build_routes(settings, catalog, clients.provider, the_clock),
         limiter=limiter,
         redis=redis,
         language=language or LanguageChecker(),

@@ -261,6 +261,26 @@ class Settings(BaseSettings):
         " separate `imagine worker` processes do it).",
     )
 
+    # --- several replicas ---
+    provider_max_connections: int = Field(
+        default=64,
+        ge=1,
+        description="Connections the provider-API client keeps open per process (its own pool,"
+        " apart from image fetches and webhooks).",
+    )
+    provider_slot_lease: float = Field(
+        default=30.0,
+        ge=2,
+        description="With IMAGINE_REDIS_URL: seconds a provider in-flight slot stays leased"
+        " without renewal (a holder renews it every third of this); a dead replica's slots"
+        " return after it.",
+    )
+    orphan_grace: timedelta = Field(
+        default=timedelta(hours=1),
+        description="Stored objects no database row owns are deleted by the sweep once older"
+        " than this (bytes left by a crash between storing and committing); seconds or ISO 8601.",
+    )
+
     # --- logging ---
     log_level: str = Field(
         default="INFO",
@@ -285,7 +305,9 @@ class Settings(BaseSettings):
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
 
-    @field_validator("output_ttl", "reservation_timeout", "webhook_retention", mode="before")
+    @field_validator(
+        "output_ttl", "reservation_timeout", "webhook_retention", "orphan_grace", mode="before"
+    )
     @classmethod
     def _seconds(cls, value: object) -> object:
         # pydantic reads "3600" as an ISO 8601-ish string and refuses it; the README says

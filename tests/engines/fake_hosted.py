@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -164,6 +166,8 @@ def replicate_app(server: FakeServer) -> Starlette:
         got = state.accept()
         if isinstance(got, Answer):
             return got.response()
+        if state.submit_hold:  # `Prefer: wait`: the answer is held while the model runs
+            await asyncio.sleep(state.submit_hold)
         if state.pending_polls == 0:  # finishes within the sync wait
             state.advance(got.id)
         return JSONResponse(prediction(got), 201)

@@ -8,11 +8,13 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import uvicorn
 from PIL import Image
 from starlette.applications import Starlette
@@ -21,6 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from imagine.clock import FakeClock
+from imagine.fetch.client import build_outbound_clients
+from imagine.settings import Settings
 
 SECRET = "sk-provider-SECRET-0123456789"
 LEAKY_DETAIL = "internal trace at https://internal.example/provider?token=" + SECRET
@@ -67,6 +71,7 @@ class FakeProvider:
         self.result_size = (1024, 1024)
         self.polling_url: str | None = None  # override the URL handed back on submit
         self.result_url: str | None = None  # override the result URL
+        self.submit_hold = 0.0  # seconds a submission is held before its answer (sync wait)
         self.requests: list[tuple[str, str]] = []
         self.bodies: list[Any] = []
         self.auth: list[str] = []
@@ -213,3 +218,13 @@ class FakeTime:
 def input_image() -> Image.Image:
     """A small prepared input image."""
     return Image.new("RGB", (1024, 1024), (10, 120, 200))
+
+
+@asynccontextmanager
+async def provider_client(**settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The production provider-API client (SSRF guard, its own limits), loopback allowed."""
+    clients = build_outbound_clients(Settings(fetch_allow=["127.0.0.1/32"], **settings))
+    try:
+        yield clients.provider
+    finally:
+        await clients.aclose()

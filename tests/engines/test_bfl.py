@@ -25,7 +25,16 @@ from imagine.errors import (
 )
 
 from .fake_bfl import bfl_app
-from .fakes import SECRET, Answer, FakeProvider, FakeServer, FakeTime, counting_app, input_image
+from .fakes import (
+    SECRET,
+    Answer,
+    FakeProvider,
+    FakeServer,
+    FakeTime,
+    counting_app,
+    input_image,
+    provider_client,
+)
 
 OPTIONS = EditOptions("flux-kontext-max", "1:1", 1024, 1024, seed=7)
 
@@ -49,7 +58,7 @@ def fake(server: FakeServer) -> FakeProvider:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with provider_client() as client:
         yield client
 
 

@@ -25,7 +25,7 @@ from imagine.errors import (
 
 from .fake_bfl import bfl_app
 from .fake_hosted import fal_app
-from .fakes import SECRET, Answer, FakeProvider, FakeServer, FakeTime, input_image
+from .fakes import SECRET, Answer, FakeProvider, FakeServer, FakeTime, input_image, provider_client
 
 OPTIONS = EditOptions("flux-kontext-max", "1:1", 1024, 1024)
 
@@ -43,7 +43,7 @@ def fakes(servers: tuple[FakeServer, FakeServer]) -> tuple[FakeProvider, FakePro
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with provider_client() as client:
         yield client
 
 

@@ -20,7 +20,16 @@ from imagine.errors import (
 )
 
 from .fake_hosted import fal_app
-from .fakes import SECRET, Answer, FakeProvider, FakeServer, FakeTime, counting_app, input_image
+from .fakes import (
+    SECRET,
+    Answer,
+    FakeProvider,
+    FakeServer,
+    FakeTime,
+    counting_app,
+    input_image,
+    provider_client,
+)
 
 OPTIONS = EditOptions("flux-kontext-max", "3:2", 1248, 832, seed=3, output_format="jpeg")
 
@@ -38,7 +47,7 @@ def fake(server: FakeServer) -> FakeProvider:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with provider_client() as client:
         yield client
 
 

@@ -35,7 +35,7 @@ from tests.support import image_bytes
 
 from .fake_bfl import bfl_app
 from .fake_hosted import fal_app, replicate_app
-from .fakes import SECRET, Answer, FakeProvider, FakeServer, FakeTime
+from .fakes import SECRET, Answer, FakeProvider, FakeServer, FakeTime, provider_client
 
 ORIGINAL = image_bytes((1600, 1200), quality=90)  # a 4:3 camera-style JPEG
 OPTIONS = EditOptions("flux-kontext-max", "16:9", 1360, 768, seed=1, output_format="jpeg")
@@ -105,7 +105,7 @@ def provider(request: pytest.FixtureRequest) -> Iterator[tuple[str, FakeServer]]
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with provider_client() as client:
         yield client
 
 

@@ -18,7 +18,7 @@ from imagine.engines.registry import ModelRoute, build_routes, log_routes
 from imagine.settings import Settings
 
 from .fake_bfl import bfl_app
-from .fakes import SECRET, FakeServer, FakeTime, input_image
+from .fakes import SECRET, FakeServer, FakeTime, input_image, provider_client
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with provider_client() as client:
         yield client
 
 

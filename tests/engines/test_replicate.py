@@ -18,9 +18,20 @@ from imagine.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from imagine.fetch.client import build_outbound_clients
+from imagine.settings import Settings
 
 from .fake_hosted import replicate_app
-from .fakes import SECRET, Answer, FakeProvider, FakeServer, FakeTime, counting_app, input_image
+from .fakes import (
+    SECRET,
+    Answer,
+    FakeProvider,
+    FakeServer,
+    FakeTime,
+    counting_app,
+    input_image,
+    provider_client,
+)
 
 OPTIONS = EditOptions("flux-kontext-pro", "9:16", 768, 1360, output_format="jpeg")
 
@@ -38,7 +49,7 @@ def fake(server: FakeServer) -> FakeProvider:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with provider_client() as client:
         yield client
 
 
@@ -136,3 +147,42 @@ async def test_foreign_get_url_is_refused(fake, http, ftime) -> None:
         with pytest.raises(UpstreamFailed):
             await engine(fake, http, ftime).edit(input_image(), "p", OPTIONS)
         assert foreign.state.requests == []
+
+
+async def test_a_sync_wait_longer_than_the_fetch_deadline_is_submitted_once(fake, ftime) -> None:
+    # The triple submission: Replicate holds `Prefer: wait` answers for up to 60 s,
+    # longer than the image-fetch deadline. Through the provider client (production wiring)
+    # the held answer arrives and the prediction reaches the provider exactly once.
+    fake.pending_polls = 0
+    fake.submit_hold = 1.5
+    async with provider_client(fetch_deadline=1.0) as provider:
+        result = await engine(fake, provider, ftime).edit(input_image(), "p", OPTIONS)
+    assert result.engine == "replicate"
+    assert len(fake.bodies) == 1 and fake.submits == 1
+
+
+async def test_a_deadline_after_the_body_was_sent_is_never_retried(fake, ftime) -> None:
+    # The old code path: a client whose deadline (1 s here, 30 s in production) is shorter
+    # than the held answer. Its deadline used to read as a connect timeout and the submission
+    # was sent three times; now it is its own error and the submission stays unconfirmed.
+    fake.pending_polls = 0
+    fake.submit_hold = 1.5
+    clients = build_outbound_clients(Settings(fetch_allow=["127.0.0.1/32"], fetch_deadline=1.0))
+    try:
+        with pytest.raises(UpstreamFailed, match="did not confirm") as caught:
+            await engine(fake, clients.fetch, ftime).edit(input_image(), "p", OPTIONS)
+    finally:
+        await clients.aclose()
+    assert not isinstance(caught.value, UpstreamOutage)  # no failover to another provider
+    assert len(fake.bodies) == 1 and fake.submits == 1
+
+
+async def test_results_up_to_the_result_cap_download_through_the_provider_client(
+    fake, ftime
+) -> None:
+    # Larger than the image-fetch cap (lowered to 1 KiB here), within the result cap.
+    fake.pending_polls = 0
+    fake.result_size = (1400, 1400)  # about 9 KB as PNG
+    async with provider_client(fetch_max_bytes=1024) as provider:
+        result = await engine(fake, provider, ftime).edit(input_image(), "p", OPTIONS)
+    assert result.engine == "replicate"

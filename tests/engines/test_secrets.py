@@ -22,7 +22,16 @@ from imagine.errors import ImagineError
 
 from .fake_bfl import bfl_app
 from .fake_hosted import fal_app, replicate_app
-from .fakes import LEAKY_DETAIL, SECRET, Answer, FakeProvider, FakeServer, FakeTime, input_image
+from .fakes import (
+    LEAKY_DETAIL,
+    SECRET,
+    Answer,
+    FakeProvider,
+    FakeServer,
+    FakeTime,
+    input_image,
+    provider_client,
+)
 
 OPTIONS = EditOptions("flux-kontext-max", "1:1", 1024, 1024)
 
@@ -71,7 +80,7 @@ def provider(request: pytest.FixtureRequest) -> Iterator[tuple[str, FakeServer]]
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with provider_client() as client:
         yield client
 
 

@@ -144,18 +144,26 @@ class UpstreamClient:
             remaining = deadline.remaining(phase)
             if remaining <= 0:
                 raise self._timeout_error(phase)
+            timeout = min(call_timeout or self._call_timeout, remaining)
             try:
                 response = await self.http.request(
                     method,
                     url,
                     json=json,
                     headers={**self._auth_headers(), **(headers or {})},
-                    timeout=min(call_timeout or self._call_timeout, remaining),
+                    timeout=timeout,
                     follow_redirects=False,
+                    # The whole call (a held `Prefer: wait` answer included) within `timeout`;
+                    # the client's own deadline only ever narrows it.
+                    extensions={"deadline": timeout},
                 )
             except httpx.InvalidURL:
                 raise UpstreamFailed("Upstream returned an unexpected URL") from None
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # The request provably never left: refused, unresolvable, no TCP/TLS session
+                # within the connect timeout, or no pooled connection. Safe to retry, even a
+                # submission. A deadline passing after the body was sent is a different error
+                # (DeadlineExceeded, ReadTimeout): handled below, never retried on submit.
                 wait = await self._failed(phase, failures := failures + 1, delay(), deadline, exc)
                 log.info("upstream unreachable, retrying", engine=self.name, wait=wait)
                 continue

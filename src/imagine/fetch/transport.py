@@ -37,6 +37,14 @@ class ResponseTooLarge(httpx.TransportError):
         self.limit = limit
 
 
+class DeadlineExceeded(httpx.TimeoutException):
+    """The client's total deadline for one request passed (any phase: the body may be sent).
+
+    Its own error, not `ConnectTimeout`: a caller that retries only requests that provably
+    never left (refused, unresolvable, connect timeout) must not retry this one.
+    """
+
+
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """A network backend that resolves, vets and pins every TCP connection."""
 
@@ -144,7 +152,7 @@ class _CappedStream(httpx.AsyncByteStream):
             except StopAsyncIteration:
                 return
             except TimeoutError as exc:
-                raise httpx.ReadTimeout("deadline exceeded", request=self._request) from exc
+                raise DeadlineExceeded("deadline exceeded", request=self._request) from exc
             seen += len(chunk)
             if seen > self._limit:
                 raise ResponseTooLarge(self._limit)
@@ -192,7 +200,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             with anyio.fail_after(deadline):
                 response = await super().handle_async_request(request)
         except TimeoutError as exc:
-            raise httpx.ConnectTimeout("deadline exceeded", request=request) from exc
+            raise DeadlineExceeded("deadline exceeded", request=request) from exc
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             await response.aclose()
