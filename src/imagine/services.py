@@ -23,7 +23,13 @@ from imagine.accounts.concurrency import (
 from imagine.catalog import Model, default_catalog
 from imagine.clock import Clock, SystemClock
 from imagine.db.engine import PoolLimits, create_engine, read_session_factory, session_factory
-from imagine.engines.registry import ModelRoute, build_routes
+from imagine.engines.registry import (
+    LimiterFactory,
+    ModelRoute,
+    build_routes,
+    local_limiters,
+)
+from imagine.engines.shared_limiter import RedisSlotLimiter
 from imagine.fetch.client import OutboundClients, build_outbound_clients
 from imagine.fetch.images import ImageFetcher
 from imagine.fetch.policy import AddressPolicy
@@ -175,6 +181,16 @@ def build_services(
         if redis is not None
         else LocalInFlightLimiter()
     )
+    provider_limiters: LimiterFactory = local_limiters
+    if redis is not None:
+        shared = redis
+
+        def provider_limiters(name: str, capacity: int) -> RedisSlotLimiter:
+            """Provider caps every replica on this Redis shares (leased, fair)."""
+            return RedisSlotLimiter(
+                shared, name, capacity, lease_seconds=settings.provider_slot_lease
+            )
+
     return Services(
         settings=settings,
         clock=the_clock,
@@ -186,7 +202,9 @@ def build_services(
         clients=clients,
         fetcher=fetcher,
         catalog=catalog,
-        routes=build_routes(settings, catalog, clients.provider, the_clock),
+        routes=build_routes(
+            settings, catalog, clients.provider, the_clock, new_limiter=provider_limiters
+        ),
         limiter=limiter,
         redis=redis,
         language=language or LanguageChecker(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
@@ -11,7 +12,7 @@ from PIL import Image
 
 from imagine.engines.base import EditOptions, release_source
 from imagine.engines.hosted import HostedEngine, malformed
-from imagine.engines.limiter import Limiter
+from imagine.engines.limiter import SlotLimiter
 from imagine.engines.payload import input_base64
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
 from imagine.errors import ContentPolicyViolation, UpstreamFailed
@@ -59,7 +60,7 @@ class BflEngine(HostedEngine):
         upstream: UpstreamClient,
         base_url: str,
         endpoint: str,
-        limiters: list[Limiter],
+        limiters: Sequence[SlotLimiter],
         deadline_s: float,
         safety_tolerance: int = 2,
         queue_timeout: float = 30.0,

@@ -11,7 +11,7 @@ import structlog
 from PIL import Image
 
 from imagine.engines.base import EditOptions, EditResult
-from imagine.engines.limiter import Limiter, hold_all
+from imagine.engines.limiter import SlotLimiter, hold_all
 from imagine.engines.payload import decode_result, fit, validate_result_bytes
 from imagine.engines.upstream import Deadline, UpstreamClient, backoff
 from imagine.errors import ImagineError, UpstreamFailed, UpstreamTimeout
@@ -49,7 +49,7 @@ class HostedEngine(ABC):
         self,
         upstream: UpstreamClient,
         base_url: str,
-        limiters: Sequence[Limiter],
+        limiters: Sequence[SlotLimiter],
         deadline_s: float,
         safety_tolerance: int = 2,
         queue_timeout: float = 30.0,

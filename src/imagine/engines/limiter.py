@@ -1,4 +1,7 @@
-"""Per-upstream concurrency cap with a fair (FIFO) waiting queue and a bounded wait."""
+"""Per-upstream concurrency cap with a fair (FIFO) waiting queue and a bounded wait.
+
+This is the in-process one; `shared_limiter` shares a cap between replicas through Redis.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Protocol
 
 from imagine.errors import RateLimited
 
@@ -17,6 +21,14 @@ class UpstreamQueueFull(RateLimited):
     Like any domain error after admission, the pipeline fails the task, releases its
     credits and answers 429 with the task_id.
     """
+
+
+class SlotLimiter(Protocol):
+    """A provider key's in-flight cap: in this process (`Limiter`) or shared through Redis."""
+
+    def slot(self, max_wait: float) -> AbstractAsyncContextManager[None]:
+        """Hold one slot for the block, after waiting at most `max_wait` (else 429)."""
+        ...
 
 
 class Limiter:
@@ -90,7 +102,7 @@ class Limiter:
 
 
 @asynccontextmanager
-async def hold_all(limiters: Sequence[Limiter], max_wait: float) -> AsyncIterator[None]:
+async def hold_all(limiters: Sequence[SlotLimiter], max_wait: float) -> AsyncIterator[None]:
     """Hold a slot of each limiter (in the given order), within one overall wait budget."""
     loop = asyncio.get_running_loop()
     end = loop.time() + max_wait

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ from imagine.engines.bfl import BFL_ENDPOINTS, BflEngine
 from imagine.engines.failover import FailoverEngine
 from imagine.engines.fal import FAL_APPS, FalEngine
 from imagine.engines.hosts import HostPolicy
-from imagine.engines.limiter import Limiter
+from imagine.engines.limiter import Limiter, SlotLimiter
 from imagine.engines.offline.engine import OfflineEngine
 from imagine.engines.replicate import (
     REPLICATE_MODELS,
@@ -68,15 +69,35 @@ def _prefixed(scheme: str, key: SecretStr) -> SecretStr:
     return SecretStr(f"{scheme} {key.get_secret_value()}")
 
 
+LimiterFactory = Callable[[str, int], SlotLimiter]
+
+
+def local_limiters(name: str, capacity: int) -> SlotLimiter:
+    """In-process caps (one replica, or no Redis configured)."""
+    return Limiter(capacity, name)
+
+
+def _fingerprint(key: SecretStr | None) -> str:
+    """A short, one-way name for a provider key: caps are per key, shared by its replicas."""
+    secret = key.get_secret_value() if key else ""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
 class _Builder:
     """Creates upstream engines; one client and one limiter set per provider account."""
 
     def __init__(
-        self, settings: Settings, http: httpx.AsyncClient, clock: Clock, sleep: Sleep
+        self,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: Clock,
+        sleep: Sleep,
+        new_limiter: LimiterFactory,
     ) -> None:
         self.s, self.http, self.clock, self.sleep = settings, http, clock, sleep
+        self.new_limiter = new_limiter
         self.clients: dict[str, UpstreamClient] = {}
-        self.limiters: dict[str, Limiter] = {}
+        self.limiters: dict[str, SlotLimiter] = {}
 
     def has_key(self, name: str) -> bool:
         """True when the upstream `name` has a key or token configured."""
@@ -96,8 +117,11 @@ class _Builder:
             )
         return self.clients[name]
 
-    def _limiter(self, key: str, cap: int) -> Limiter:
-        return self.limiters.setdefault(key, Limiter(cap, key))
+    def _limiter(self, key: str, cap: int, secret: SecretStr | None) -> SlotLimiter:
+        name = f"{key}:{_fingerprint(secret)}"
+        if name not in self.limiters:
+            self.limiters[name] = self.new_limiter(name, cap)
+        return self.limiters[name]
 
     def engine(self, name: str, model_id: str) -> Engine | None:
         """The `name` engine for `model_id`, or None if that upstream does not serve it."""
@@ -107,10 +131,13 @@ class _Builder:
             hosts = HostPolicy(s.bfl_base_url, s.bfl_delivery_hosts)
             client = self._client(name, hosts, {"x-key": s.bfl_api_key})
             # The endpoint's own cap (Kontext Max: 6) first, then the key's overall cap (24).
-            limiters = [self._limiter("bfl", s.bfl_max_in_flight)]
+            limiters = [self._limiter("bfl", s.bfl_max_in_flight, s.bfl_api_key)]
             if endpoint == "flux-kontext-max":
                 limiters.insert(
-                    0, self._limiter(f"bfl:{endpoint}", s.bfl_max_in_flight_kontext_max)
+                    0,
+                    self._limiter(
+                        f"bfl:{endpoint}", s.bfl_max_in_flight_kontext_max, s.bfl_api_key
+                    ),
                 )
             return BflEngine(
                 client,
@@ -128,7 +155,7 @@ class _Builder:
                 client,
                 s.fal_base_url,
                 FAL_APPS[model_id],
-                [self._limiter("fal", s.fal_max_in_flight)],
+                [self._limiter("fal", s.fal_max_in_flight, s.fal_api_key)],
                 deadline,
                 s.bfl_safety_tolerance,
                 s.upstream_queue_timeout,
@@ -142,7 +169,7 @@ class _Builder:
                 client,
                 s.replicate_base_url,
                 REPLICATE_MODELS[model_id],
-                [self._limiter("replicate", s.replicate_max_in_flight)],
+                [self._limiter("replicate", s.replicate_max_in_flight, s.replicate_api_token)],
                 deadline,
                 s.bfl_safety_tolerance,
                 s.upstream_queue_timeout,
@@ -156,9 +183,14 @@ def build_routes(
     http_client: httpx.AsyncClient,
     clock: Clock,
     sleep: Sleep = asyncio.sleep,
+    new_limiter: LimiterFactory = local_limiters,
 ) -> dict[str, ModelRoute]:
-    """Resolve each catalog model to its ordered engines (skipping upstreams without keys)."""
-    builder = _Builder(settings, http_client, clock, sleep)
+    """Resolve each catalog model to its ordered engines (skipping upstreams without keys).
+
+    `new_limiter` builds each provider key's in-flight caps: in-process by default, shared
+    through Redis when replicas share the key (see services.py).
+    """
+    builder = _Builder(settings, http_client, clock, sleep, new_limiter)
     offline: Callable[[], Engine] = OfflineEngine
     keyed = [name for name in UPSTREAMS if builder.has_key(name)]
     routes: dict[str, ModelRoute] = {}
