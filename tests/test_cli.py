@@ -80,7 +80,7 @@ def test_admin_commands(tmp_path: Path, database_url: str) -> None:
     assert again.returncode == 1
     assert second.startswith("japi_live_")
     swept = _run(env, "sweep")
-    assert "deleted 0 expired output(s)" in swept.stdout
+    assert "deleted 0 expired output(s) and 0 orphaned object(s)" in swept.stdout
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from imagine.clock import Clock
 from imagine.db.migrate import upgrade
 from imagine.services import Services, build_deliverer
+from imagine.storage.orphans import sweep_orphans
 from imagine.storage.sweeper import sweep_expired
 from imagine.tasks.settle import recover_orphans
 from imagine.webhooks import repository as webhooks_repo
@@ -38,12 +39,20 @@ async def purge_webhook_history(
 
 
 async def background_sweeps(services: Services) -> None:
-    """Sweep expired outputs, orphaned reservations and old webhook history until cancelled."""
+    """Sweep orphaned reservations, expired outputs, orphaned objects and old webhook history
+    until cancelled."""
     settings = services.settings
     while True:
         try:
             await recover_orphans(services.sessions, services.clock, settings.reservation_timeout)
             await sweep_expired(services.sessions, services.store, services.clock)
+            await sweep_orphans(
+                services.sessions,
+                services.store,
+                services.clock,
+                settings.orphan_grace,
+                services.object_owners,
+            )
             await purge_webhook_history(
                 services.sessions, services.clock, settings.webhook_retention
             )

@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated, TypeVar
 
 import typer
@@ -242,23 +243,40 @@ def keys_revoke(
 
 
 @app.command()
-def sweep() -> None:
-    """Delete expired outputs' bytes now (the server also does this in the background)."""
+def sweep(
+    orphan_grace: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds an object without a row must be old before it is deleted"
+            " (default: IMAGINE_ORPHAN_GRACE); 0 only when nothing else is running"
+        ),
+    ] = None,
+) -> None:
+    """Delete expired outputs' bytes and orphaned objects now (the server also does this in
+    the background)."""
     from imagine.services import build_services
+    from imagine.storage.orphans import sweep_orphans
     from imagine.storage.sweeper import sweep_expired
 
     settings = Settings()
     # Like the admin commands: only serve/worker create and migrate a database.
     _admin(settings, lambda _s: asyncio.sleep(0))
 
-    async def _run() -> int:
+    grace = settings.orphan_grace if orphan_grace is None else timedelta(seconds=orphan_grace)
+
+    async def _run() -> tuple[int, int]:
         services = build_services(settings)
         try:
-            return await sweep_expired(services.sessions, services.store, services.clock)
+            expired = await sweep_expired(services.sessions, services.store, services.clock)
+            orphans = await sweep_orphans(
+                services.sessions, services.store, services.clock, grace, services.object_owners
+            )
+            return expired, orphans
         finally:
             await services.close()
 
-    typer.echo(f"deleted {asyncio.run(_run())} expired output(s)")
+    expired, orphans = asyncio.run(_run())
+    typer.echo(f"deleted {expired} expired output(s) and {orphans} orphaned object(s)")
 
 
 @app.command()

@@ -38,6 +38,7 @@ from imagine.language import LanguageChecker
 from imagine.metrics import Metrics
 from imagine.settings import Settings
 from imagine.storage.object_store import ObjectStoreBackend
+from imagine.storage.orphans import KeyOwner, default_owners
 from imagine.storage.store import LocalDirStore, Store
 from imagine.tasks.pipeline import EditLimits, EditPipeline
 from imagine.webhooks.delivery import Deliverer, DeliveryPolicy
@@ -70,6 +71,9 @@ class Services:
     )
     outbox_signal: OutboxSignal = field(default_factory=OutboxSignal)
     rng: RandomSource = field(default_factory=random.Random)  # webhook retry jitter
+    # Who owns stored objects (one per table keeping object names): the orphan sweep
+    # deletes old objects an owner claims but no row owns.
+    object_owners: list[KeyOwner] = field(default_factory=default_owners)
 
     async def close(self) -> None:
         """Release connections."""

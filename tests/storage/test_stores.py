@@ -74,6 +74,9 @@ async def test_store_contract(store: Store) -> None:
     assert await store.get(name) == b"\x89PNG data"
     await store.put(name, b"replaced")
     assert await store.get(name) == b"replaced"
+    listed = [obj async for batch in store.listing() for obj in batch]
+    assert [obj.name for obj in listed if obj.name == name] == [name]
+    assert all(obj.modified.tzinfo is not None for obj in listed)
     await store.delete(name)
     assert await store.get(name) is None
     await store.delete(name)  # deleting twice is fine

@@ -7,11 +7,14 @@ AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT for S3-compat
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import obstore
 from obstore.store import from_url
+
+from imagine.storage.store import LISTING_BATCH, StoredObject
 
 _ALLOW_HTTP_ENV = ("AWS_ALLOW_HTTP", "GOOGLE_ALLOW_HTTP", "AZURE_ALLOW_HTTP", "ALLOW_HTTP")
 _REMOTE = ("s3", "s3a", "gs", "az", "abfs", "abfss", "azure", "http", "https")
@@ -55,3 +58,8 @@ class ObjectStoreBackend:
             await obstore.delete_async(self._store, name)
         except FileNotFoundError:
             return
+
+    async def listing(self) -> AsyncIterator[list[StoredObject]]:
+        """Every object under the store's URL, in batches (paths relative to it)."""
+        async for batch in obstore.list(self._store, chunk_size=LISTING_BATCH):
+            yield [StoredObject(meta["path"], meta["last_modified"]) for meta in batch]
