@@ -20,6 +20,7 @@ from imagine.storage.orphans import sweep_orphans
 from imagine.storage.sweeper import sweep_expired
 from imagine.tasks.settle import recover_orphans
 from imagine.webhooks import repository as webhooks_repo
+from imagine.webhooks.listener import OutboxListener, listen_dsn
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +67,10 @@ async def run_background(services: Services) -> None:
     async with anyio.create_task_group() as tg:
         tg.start_soon(background_sweeps, services)
         tg.start_soon(build_deliverer(services).run)
+        dsn = listen_dsn(services.settings.resolved_database_url())
+        if dsn is not None:
+            # On PostgreSQL a task ending in any process wakes this loop (LISTEN/NOTIFY).
+            tg.start_soon(OutboxListener(dsn, services.outbox_signal).run)
 
 
 async def _stop_on_signal(scope: anyio.CancelScope) -> None:

@@ -89,15 +89,19 @@ def signed_with(secret: str, got: Received) -> bool:
     return expected in h["webhook-signature"].split(" ")
 
 
-async def queue_failed_task_events(database_url: str, hook: str, count: int) -> list[str]:
+async def queue_failed_task_events(
+    database_url: str, hook: str, count: int, tag: str = ""
+) -> list[str]:
     """`count` failed tasks, each with its outbox row, as the pipeline writes them."""
     engine = create_engine(database_url)
     clock = SystemClock()
     try:
         await upgrade(engine)
         sessions = session_factory(engine)
-        await admin.create_account(sessions, clock, email="w@example.com", credits=0, plan="basic")
-        account_id = (await admin.show_account(sessions, email="w@example.com")).id
+        await admin.create_account(
+            sessions, clock, email=f"w{tag}@example.com", credits=0, plan="basic"
+        )
+        account_id = (await admin.show_account(sessions, email=f"w{tag}@example.com")).id
         ids = []
         async with sessions.begin() as session:
             for n in range(count):

@@ -15,6 +15,8 @@ from imagine.webhooks.signing import new_signing_secret
 PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
+# PostgreSQL NOTIFY channel: a new outbox row committed (see webhooks/listener.py).
+OUTBOX_CHANNEL = "imagine_outbox"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ async def enqueue(
     )
     session.add(delivery)
     await session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        # Delivered to every listening worker when (and only if) this transaction commits.
+        await session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
     return delivery
 
 
