@@ -19,10 +19,12 @@ from PIL import Image
 from imagine import images
 from imagine.engines.base import EditOptions, SourceImage
 from imagine.errors import UpstreamFailed
+from imagine.fetch.client import PROVIDER_MAX_BYTES
 from imagine.images.encoding import encode_jpeg
 
 RESULT_FORMATS = ("JPEG", "PNG", "WEBP")
-MAX_RESULT_BYTES = 30 * 1024 * 1024
+# The provider-API client's own body cap: one number for both.
+MAX_RESULT_BYTES = PROVIDER_MAX_BYTES
 MAX_RESULT_PIXELS = 40_000_000
 # Base64 of more than this is done on a worker thread (about 1 ms of CPU per MB).
 _INLINE_B64 = 1024 * 1024

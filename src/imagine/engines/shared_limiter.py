@@ -123,10 +123,14 @@ class RedisSlotLimiter:
         ticket = secrets.token_hex(12)
         pause = _POLL_MIN
         try:
+            if await self._try(ticket):  # a free slot is taken even with no time left to wait
+                return ticket
             with anyio.fail_after(max(max_wait, 0.0)):
-                while not await self._try(ticket):
+                while True:
                     await anyio.sleep(pause)
                     pause = min(pause * 1.5, _POLL_MAX)
+                    if await self._try(ticket):
+                        break
         except TimeoutError:
             await self._leave(ticket)
             raise UpstreamQueueFull() from None
