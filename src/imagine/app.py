@@ -26,16 +26,22 @@ from imagine.http.errors import install_error_handlers
 from imagine.http.headers import ApiHeadersMiddleware
 from imagine.http.openapi import install_openapi
 from imagine.http.ops import router as ops_router
-from imagine.services import Services, build_pipeline, build_services
+from imagine.services import Services, build_pipeline, build_services, build_uploads
 from imagine.settings import Settings
 from imagine.storage.routes import router as files_router
+from imagine.tasks.background_edits import BackgroundEdits
 from imagine.tasks.routes import router as tasks_router
+from imagine.uploads.routes import router as uploads_router
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
     """Build the ASGI app; pass `services` to inject fakes (clock, store, client)."""
     settings = settings or (services.settings if services else Settings())
     svc = services or build_services(settings)
+    # Async edits (Prefer: respond-async) run here, owned by the lifespan, not the request.
+    background = BackgroundEdits(
+        max_running=settings.max_background_edits, grace=settings.async_shutdown_grace
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,7 +53,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             if settings.run_worker_in_process:
                 tg.start_soon(run_background, svc)
             try:
-                yield
+                async with background.serving():
+                    yield
             finally:
                 tg.cancel_scope.cancel()
         await svc.close()
@@ -60,14 +67,16 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         docs_url=None,  # install_docs serves /docs and /redoc without a CDN
         redoc_url=None,
     )
+    uploads = build_uploads(svc)
     app.state.edge = Edge(
         sessions=svc.read_sessions,
         clock=svc.clock,
         store=svc.store,
-        pipeline=build_pipeline(svc),
+        pipeline=build_pipeline(svc, uploads=uploads, background=background),
         models=list(svc.routes.values()),
         metrics=svc.metrics,
         public_url=settings.resolved_public_url(),
+        uploads=uploads,
         metrics_token=(
             settings.metrics_token.get_secret_value() if settings.metrics_token else None
         ),
@@ -91,6 +100,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     # Outermost: every API answer says it is not to be cached or sniffed.
     app.add_middleware(ApiHeadersMiddleware)
-    for router in (tasks_router, accounts_router, models_router, files_router, ops_router):
+    for router in (
+        tasks_router,
+        uploads_router,
+        accounts_router,
+        models_router,
+        files_router,
+        ops_router,
+    ):
         app.include_router(router)
     return app

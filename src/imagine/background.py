@@ -19,6 +19,7 @@ from imagine.services import Services, build_deliverer
 from imagine.storage.orphans import sweep_orphans
 from imagine.storage.sweeper import sweep_expired
 from imagine.tasks.settle import recover_orphans
+from imagine.uploads.sweeper import sweep_expired_uploads
 from imagine.webhooks import repository as webhooks_repo
 from imagine.webhooks.listener import OutboxListener, listen_dsn
 
@@ -40,8 +41,8 @@ async def purge_webhook_history(
 
 
 async def background_sweeps(services: Services) -> None:
-    """Sweep orphaned reservations, expired outputs, orphaned objects and old webhook history
-    until cancelled."""
+    """Sweep orphaned reservations, expired outputs and uploads, orphaned objects and old
+    webhook history until cancelled."""
     settings = services.settings
     while True:
         try:
@@ -54,6 +55,7 @@ async def background_sweeps(services: Services) -> None:
                 settings.orphan_grace,
                 services.object_owners,
             )
+            await sweep_expired_uploads(services.sessions, services.store, services.clock)
             await purge_webhook_history(
                 services.sessions, services.clock, settings.webhook_retention
             )

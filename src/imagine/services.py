@@ -40,7 +40,9 @@ from imagine.settings import Settings
 from imagine.storage.object_store import ObjectStoreBackend
 from imagine.storage.orphans import KeyOwner, default_owners
 from imagine.storage.store import LocalDirStore, Store
+from imagine.tasks.background_edits import BackgroundEdits
 from imagine.tasks.pipeline import EditLimits, EditPipeline
+from imagine.uploads.service import UploadLimits, Uploads
 from imagine.webhooks.delivery import Deliverer, DeliveryPolicy
 from imagine.webhooks.schedule import RandomSource
 from imagine.webhooks.signal import OutboxSignal
@@ -85,8 +87,32 @@ class Services:
             await self.redis.aclose()
 
 
-def build_pipeline(services: Services) -> EditPipeline:
-    """The /imagine pipeline, with exactly the collaborators it uses."""
+def build_uploads(services: Services) -> Uploads:
+    """Uploaded inputs: the upload routes and the pipeline read them through this."""
+    settings = services.settings
+    return Uploads(
+        sessions=services.sessions,
+        store=services.store,
+        clock=services.clock,
+        limits=UploadLimits(
+            max_bytes=settings.fetch_max_bytes,
+            max_pixels=settings.max_image_pixels,
+            ttl=settings.upload_ttl,
+            max_live=settings.max_live_uploads,
+        ),
+        decode_slots=services.decode_slots,
+        public_url=settings.resolved_public_url(),
+    )
+
+
+def build_pipeline(
+    services: Services,
+    *,
+    uploads: Uploads | None = None,
+    background: BackgroundEdits | None = None,
+) -> EditPipeline:
+    """The /imagine pipeline, with exactly the collaborators it uses (async mode only with
+    `background`, whose lifetime the app's lifespan owns)."""
     settings = services.settings
     return EditPipeline(
         sessions=services.sessions,
@@ -113,6 +139,8 @@ def build_pipeline(services: Services) -> EditPipeline:
             reject_non_english=settings.non_english == "reject",
         ),
         public_url=settings.resolved_public_url(),
+        uploads=uploads or build_uploads(services),
+        background=background,
     )
 
 

@@ -142,6 +142,35 @@ IMAGINE: Responses = {
         "prompt is required",
         "aspect_ratio must be one of: " + " ".join(ASPECT_SIZES) + " auto",
     ),
+    202: {
+        "description": "With `Prefer: respond-async`: admitted, finishing in the background;"
+        " poll the `Location` (GET /api/v1/fetch?task_id=…) or POST /api/v1/fetch",
+        "headers": {
+            "Preference-Applied": {
+                "description": "respond-async",
+                "schema": {"type": "string", "enum": ["respond-async"]},
+                "required": True,
+            },
+            "Location": {
+                "description": "/api/v1/fetch?task_id=<task_id>",
+                "schema": {"type": "string"},
+                "required": True,
+            },
+        },
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "task_id": {"type": "string"},
+                        "status": {"type": "string", "enum": ["pending"]},
+                    },
+                    "required": ["task_id", "status"],
+                },
+                "example": {"task_id": TASK_ID, "status": "pending"},
+            }
+        },
+    },
     402: _err("Insufficient credits", "Insufficient credits"),
     422: _err("Content policy violation (with task_id)", "Content policy violation", task_id=True),
     429: _err(
@@ -151,7 +180,8 @@ IMAGINE: Responses = {
     ),
     502: _err("Upstream failure (with task_id)", "Upstream failure", task_id=True),
     503: _err(
-        "Model unavailable, or service busy (then with Retry-After)",
+        "Model unavailable, or service busy (then with Retry-After; also when this server"
+        " runs IMAGINE_MAX_BACKGROUND_EDITS async edits already)",
         "model flux-kontext-max is not available on this server",
         headers={"Retry-After": RETRY_AFTER},
     ),
@@ -172,6 +202,75 @@ FETCH_MANY: Responses = {
 FILES: Responses = {
     404: _err("Unknown file", "File not found"),
     410: _err("Expired; the bytes are deleted", "File expired"),
+}
+
+UPLOAD_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+UPLOADS: Responses = {
+    **JSON_BODY,
+    201: {
+        "description": "Stored; `image_url` is this account's /imagine input until `expires_at`",
+        **_json_example(
+            {
+                "upload_id": UPLOAD_ID,
+                "image_url": "https://imagine.example.com/api/v1/uploads/" + UPLOAD_ID,
+                "expires_at": "2026-12-01T18:00:00Z",
+                "width": 640,
+                "height": 480,
+                "content_type": "image/png",
+                "bytes": 183424,
+            }
+        ),
+    },
+    400: _err(
+        "No file, a malformed multipart body, or an image that was refused (not a supported"
+        " format, corrupt, too many pixels)",
+        "file is not a supported image (JPEG, PNG, WebP or GIF expected; this is a PDF document)",
+    ),
+    413: _err(
+        "The image is larger than IMAGINE_FETCH_MAX_BYTES (or the body than"
+        " IMAGINE_MAX_BODY_BYTES)",
+        "file must be at most 20971520 bytes",
+    ),
+    415: _err(
+        "Neither multipart/form-data nor a raw image/png, image/jpeg, image/webp or image/gif body",
+        "body must be multipart/form-data with the image in field file (or image), or a raw"
+        " image with Content-Type image/png, image/jpeg, image/webp or image/gif",
+    ),
+    429: _err(
+        "The account holds IMAGINE_MAX_LIVE_UPLOADS unexpired uploads, or too many bodies of"
+        " this key are being received at once",
+        "Too many uploads: at most 100 unexpired uploads per account; wait for older ones to"
+        " expire",
+        headers={"Retry-After": {**RETRY_AFTER, "required": True}},
+    ),
+}
+UPLOAD_GET: Responses = {
+    **UNAUTHORIZED,
+    404: _err("Unknown, expired or another account's upload", "Upload not found"),
+}
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The image (the field may also be named `image`)",
+                        }
+                    },
+                    "required": ["file"],
+                }
+            },
+            **{
+                mime: {"schema": {"type": "string", "format": "binary"}}
+                for mime in ("image/png", "image/jpeg", "image/webp", "image/gif")
+            },
+        },
+    }
 }
 
 WEBHOOK_NAME = "task-ended"
@@ -247,7 +346,16 @@ def _document_imagine_request(components: dict[str, Any], models: Sequence[str])
 def _restore_examples(schema: dict[str, Any]) -> None:
     """Put back the declared examples verbatim: FastAPI drops their nulls (`"error": null`)."""
     declared: dict[tuple[str, str], Any] = {}
-    for responses in (UNAUTHORIZED, JSON_BODY, IMAGINE, FETCH, FETCH_MANY, FILES):
+    for responses in (
+        UNAUTHORIZED,
+        JSON_BODY,
+        IMAGINE,
+        FETCH,
+        FETCH_MANY,
+        FILES,
+        UPLOADS,
+        UPLOAD_GET,
+    ):
         for status, response in responses.items():
             media = response.get("content", {}).get("application/json", {})
             if "example" in media:

@@ -5,7 +5,8 @@ Bytes are written before their row commits (a row must never point at missing by
 an object without a row is either in the middle of that short step or an orphan: only
 objects older than the grace period are judged. Each table that keeps object names is one
 `KeyOwner`: it says which names it would own and which of those it does own. An object no
-owner claims is never touched (a shared bucket may hold other things).
+owner claims is never touched (a shared bucket may hold other things); one that several
+claim (outputs and uploads share a name form) is kept while any of them has a row for it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine.clock import Clock
-from imagine.db.schema import Output
+from imagine.db.schema import Output, Upload
 from imagine.storage.store import PARTIAL_PREFIX, Store, valid_object_name
 
 log = structlog.get_logger(__name__)
@@ -56,6 +57,21 @@ class OutputOwner:
         return {row[0] for row in rows}
 
 
+class UploadOwner:
+    """Uploaded inputs: `uploads.object_name`, live until the upload sweep deletes the row."""
+
+    name = "uploads"
+
+    def claims(self, key: str) -> bool:
+        """Upload names share the outputs' form (random, top-level)."""
+        return valid_object_name(key)
+
+    async def owned(self, session: AsyncSession, keys: list[str]) -> set[str]:
+        """Uploads with a row (expired ones go with their row, in the upload sweep)."""
+        rows = await session.execute(select(Upload.object_name).where(Upload.object_name.in_(keys)))
+        return {row[0] for row in rows}
+
+
 class PartialWrites:
     """A local directory's temporary files: a write cut short before its rename."""
 
@@ -72,7 +88,7 @@ class PartialWrites:
 
 def default_owners() -> list[KeyOwner]:
     """Every table that owns stored objects (add one per table that keeps object names)."""
-    return [OutputOwner(), PartialWrites()]
+    return [OutputOwner(), UploadOwner(), PartialWrites()]
 
 
 async def sweep_orphans(
@@ -86,20 +102,23 @@ async def sweep_orphans(
     cutoff = clock.now() - grace
     removed = 0
     async for batch in store.listing():
-        old = [obj for obj in batch if obj.modified <= cutoff]
+        old = [obj.name for obj in batch if obj.modified <= cutoff]
+        # Several tables may claim the same form of name: an object is an orphan only when
+        # some owner claims it and none of those that claim it has a row for it.
+        claimed: set[str] = set()
+        kept: set[str] = set()
         for owner in owners:
-            mine = [obj.name for obj in old if owner.claims(obj.name)]
+            mine = [name for name in old if owner.claims(name)]
             if not mine:
                 continue
+            claimed.update(mine)
             async with sessions() as session:
-                kept = await owner.owned(session, mine)
-            for name in mine:
-                if name not in kept:
-                    await store.delete(name)
-                    removed += 1
-                    log.info("orphaned object deleted", owner=owner.name, object=name[:12])
-            claimed = set(mine)
-            old = [obj for obj in old if obj.name not in claimed]
+                kept |= await owner.owned(session, mine)
+        for name in old:
+            if name in claimed and name not in kept:
+                await store.delete(name)
+                removed += 1
+                log.info("orphaned object deleted", object=name[:12])
     if removed:
         log.info("orphaned objects deleted", count=removed)
     return removed

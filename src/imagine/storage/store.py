@@ -14,7 +14,7 @@ from typing import Protocol
 
 import anyio.to_thread
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]{16,100}\.(png|jpg)$")
+_NAME = re.compile(r"^[A-Za-z0-9_-]{16,100}\.(png|jpg|webp|gif)$")
 # What a write cut short (SIGKILL between create and rename) leaves in a local directory.
 PARTIAL_PREFIX = ".tmp-"
 _PARTIAL = re.compile(r"^\.tmp-[A-Za-z0-9_]{1,64}$")
