@@ -273,7 +273,7 @@ class Operations:
         try:
             uploaded = yield from self.upload(image)
         except ImagineAPIError as exc:
-            if exc.status in (404, 405) and self.uploads_supported is None:
+            if exc.status in (404, 405) and self.uploads_supported is not True:
                 self.uploads_supported = False
                 return image.data_uri()
             raise
