@@ -4,9 +4,11 @@ Against a scripted loopback server: the real one cannot answer 429-then-200 on c
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from imagine.client import (
     AuthenticationError,
     ConflictError,
     Imagine,
+    ImagineAPIError,
     ImagineConnectionError,
     ImagineTimeoutError,
     RateLimitError,
@@ -24,7 +27,7 @@ from imagine.client import (
 )
 from imagine.client.flows import retry_after_seconds
 from tests.client.fake_api import FakeApi
-from tests.support import bound_socket
+from tests.support import bound_socket, image_bytes
 
 FINISHED = {
     "task_id": "t-1",
@@ -85,7 +88,7 @@ def test_the_callers_idempotency_key_is_sent(fake_api: FakeApi) -> None:
         (502, {"retry_after": "0"}, ServerError),  # the task failed; a retry is a new edit
         (409, {}, ConflictError),
         (401, {}, AuthenticationError),
-        (429, {"retry_after": "3600"}, RateLimitError),  # too long to wait inside a call
+        (429, {"retry_after": "60"}, RateLimitError),  # too long to wait inside a call
         (503, {"retry_after": "0", "idempotent_replayed": "true"}, ServerError),
     ],
 )
@@ -230,3 +233,50 @@ def test_constructor_refuses_what_cannot_work() -> None:
         Imagine("127.0.0.1:8000", "k")
     with pytest.raises(ValueError, match="api_key"):
         Imagine("http://127.0.0.1:8000", "")
+
+
+def test_local_images_are_uploaded_as_multipart_file(fake_api: FakeApi, tmp_path: Path) -> None:
+    upload = {
+        "upload_id": "u-1",
+        "image_url": f"{fake_api.url}/api/v1/uploads/u-1",
+        "expires_at": "2026-12-01T18:00:00Z",
+        "width": 64,
+        "height": 48,
+        "content_type": "image/png",
+        "bytes": 10,
+    }
+    fake_api.answer("/api/v1/uploads", 201, upload)
+    fake_api.answer("/api/v1/imagine", 200, FINISHED)
+    photo = tmp_path / "holiday photo.png"
+    photo.write_bytes(image_bytes((64, 48), "PNG"))
+    with Imagine(fake_api.url, "k") as client:
+        client.edit(photo, "x")
+    sent = fake_api.requests_to("/api/v1/uploads")[0]
+    assert sent.headers["authorization"] == "k"
+    assert sent.headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert b'name="file"; filename="holiday photo.png"' in sent.body
+    assert b"Content-Type: image/png" in sent.body
+    assert photo.read_bytes() in sent.body
+    assert fake_api.requests_to("/api/v1/imagine")[0].json()["image_url"] == upload["image_url"]
+
+
+def test_a_server_without_uploads_gets_data_uris(fake_api: FakeApi) -> None:
+    fake_api.answer("/api/v1/uploads", 404, {"errors": [{"msg": "Not Found"}]})
+    fake_api.answer("/api/v1/imagine", 200, FINISHED)
+    fake_api.answer("/api/v1/imagine", 200, FINISHED)
+    jpeg = image_bytes((32, 32))
+    with Imagine(fake_api.url, "k") as client:
+        client.edit(jpeg, "x")
+        client.edit(jpeg, "y")  # known by now: no second upload attempt
+    assert len(fake_api.requests_to("/api/v1/uploads")) == 1
+    uris = [s.json()["image_url"] for s in fake_api.requests_to("/api/v1/imagine")]
+    expected = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+    assert uris == [expected, expected]
+
+
+def test_other_upload_errors_are_raised(fake_api: FakeApi) -> None:
+    fake_api.answer("/api/v1/uploads", 415, {"errors": [{"msg": "body must be an image"}]})
+    with Imagine(fake_api.url, "k") as client, pytest.raises(ImagineAPIError) as raised:
+        client.edit(b"not an image", "x")
+    assert raised.value.status == 415
+    assert fake_api.requests_to("/api/v1/imagine") == []

@@ -160,3 +160,17 @@ async def test_validation_and_unknown_task_errors(api: Api) -> None:
     assert bad.value.status == 400
     assert any("prompt" in m for m in bad.value.messages)
     assert any("aspect_ratio" in m for m in bad.value.messages)
+
+
+async def test_upload_then_edit_its_url(api: Api, tmp_path: Path) -> None:
+    key = await api.account(credits=100)
+    photo = tmp_path / "p.png"
+    photo.write_bytes(image_bytes((320, 240), "PNG"))
+    with Imagine(api.url, key) as client:
+        upload = await asyncio.to_thread(client.upload, photo)
+        result = await asyncio.to_thread(client.edit, upload.image_url, PROMPT, aspect_ratio="3:2")
+        data = await asyncio.to_thread(result.bytes)
+    assert (upload.width, upload.height, upload.content_type) == (320, 240, "image/png")
+    assert upload.bytes == photo.stat().st_size
+    assert upload.upload_id and upload.expires_at
+    assert _decoded(data).size == (1248, 832)

@@ -35,7 +35,7 @@ T = TypeVar("T")
 ProgressCallback = Callable[[Progress], object]
 
 # Never wait longer than this on one Retry-After: a longer one is raised to the caller.
-MAX_RETRY_AFTER = 60.0
+MAX_RETRY_AFTER = 20.0
 # Polling: start fast (most offline edits finish in a second), then back off.
 POLL_FIRST = 0.25
 POLL_MAX = 2.0
