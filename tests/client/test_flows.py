@@ -108,6 +108,17 @@ def test_unsafe_answers_are_not_retried(
         assert raised.value.task_id == "t-9"  # type: ignore[attr-defined]
 
 
+def test_409_in_flight_with_retry_after_waits_for_the_first_outcome(fake_api: FakeApi) -> None:
+    fake_api.answer(
+        "/api/v1/imagine", 409, {"errors": [{"msg": "still in progress"}]}, retry_after="0"
+    )
+    fake_api.answer("/api/v1/imagine", 200, FINISHED, idempotent_replayed="true")
+    with Imagine(fake_api.url, "k") as client:
+        result = client.edit(IMAGE_URL, "x", idempotency_key="same")
+    assert result.replayed
+    assert [s.headers["idempotency-key"] for s in fake_api.seen] == ["same", "same"]
+
+
 def test_retries_stop_after_max_retries(fake_api: FakeApi) -> None:
     for _ in range(3):
         fake_api.answer(

@@ -164,14 +164,15 @@ class Operations:
             if response.is_success:
                 return response
             wait = retry_after_seconds(response)
-            if self._may_retry(response, retry, wait) and attempt < self.max_retries:
+            keyed = "Idempotency-Key" in call.headers
+            if self._may_retry(response, retry, wait, keyed) and attempt < self.max_retries:
                 yield Pause(wait if wait is not None else self._delay(attempt))
                 attempt += 1
                 continue
             raise api_error(response, wait)
 
     @staticmethod
-    def _may_retry(response: httpx.Response, retry: Retry, wait: float | None) -> bool:
+    def _may_retry(response: httpx.Response, retry: Retry, wait: float | None, keyed: bool) -> bool:
         if response.headers.get("idempotent-replayed", "").lower() == "true":
             return False  # a recorded outcome: asking again only replays it
         if wait is not None and wait > MAX_RETRY_AFTER:
@@ -179,7 +180,9 @@ class Operations:
         status = response.status_code
         if retry is Retry.READ:
             return status in _READ_RETRY_STATUS
-        return status in (429, 503) and wait is not None
+        # 429/503 say "not now" (nothing was done); 409 says this Idempotency-Key's first
+        # request is still running, so asking again with it waits for that one's outcome.
+        return wait is not None and (status in (429, 503) or (status == 409 and keyed))
 
     def _json(self, call: Call, retry: Retry, what: str) -> Flow[dict[str, Any]]:
         response = yield from self.send(call, retry, what)
