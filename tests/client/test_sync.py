@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,14 @@ async def test_upload_then_edit_its_url(api: Api, tmp_path: Path) -> None:
     assert upload.bytes == photo.stat().st_size
     assert upload.upload_id and upload.expires_at
     assert _decoded(data).size == (1248, 832)
+
+
+async def test_an_expired_output_is_not_saved(api: Api, tmp_path: Path) -> None:
+    key = await api.account(credits=100)
+    with Imagine(api.url, key) as client:
+        result = await asyncio.to_thread(client.edit, image_bytes(), PROMPT)
+        api.clock.advance(timedelta(days=15))
+        with pytest.raises(NotFoundError) as raised:
+            await asyncio.to_thread(result.save, tmp_path / "out" / "late.png")
+    assert raised.value.status == 410
+    assert not (tmp_path / "out").exists()

@@ -186,15 +186,7 @@ class Operations:
 
     def _json(self, call: Call, retry: Retry, what: str) -> Flow[dict[str, Any]]:
         response = yield from self.send(call, retry, what)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise ImagineAPIError(
-                response.status_code, [f"{what}: the answer is not JSON"]
-            ) from exc
-        if not isinstance(body, dict):
-            raise ImagineAPIError(response.status_code, [f"{what}: unexpected answer"])
-        return body
+        return json_object(response, what)
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -304,9 +296,7 @@ class Operations:
             on_progress(Progress("submit"))
         call = Call("POST", self._url("imagine"), headers=headers, json=body)
         response = yield from self.send(call, Retry.UNSENT, "edit")
-        data = response.json()
-        if not isinstance(data, dict):
-            raise ImagineAPIError(response.status_code, ["edit: unexpected answer"])
+        data = json_object(response, "edit")
         replayed = response.headers.get("idempotent-replayed", "").lower() == "true"
         model = body.get("model")
         if response.status_code != 202 and data.get("status") == "finished":
@@ -323,6 +313,17 @@ class Operations:
             return task
         done = yield from self.wait(task.task_id, timeout, on_progress, first=task)
         return EditData.from_task(done, idempotency_key=key)
+
+
+def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    """A 2xx body that must be a JSON object (anything else is the server's fault)."""
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise ImagineAPIError(response.status_code, [f"{what}: the answer is not JSON"]) from exc
+    if not isinstance(body, dict):
+        raise ImagineAPIError(response.status_code, [f"{what}: unexpected answer"])
+    return body
 
 
 def edit_body(

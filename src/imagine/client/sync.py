@@ -113,7 +113,7 @@ class _SyncDownload:
         timeout = self._timeout if self._timeout is not None else DEFAULT_DOWNLOAD_TIMEOUT
         try:
             request = self._http.build_request("GET", self._url, timeout=timeout)
-            self._response = self._http.send(request, stream=True)
+            self._response = self._http.send(request, stream=True, follow_redirects=True)
         except httpx.HTTPError as exc:
             raise transport_error(exc, "download") from exc
         if not self._response.is_success:
