@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine.clock import Clock
 from imagine.db.migrate import upgrade
+from imagine.idempotency.guard import sweep_expired_keys
 from imagine.services import Services, build_deliverer
 from imagine.storage.sweeper import sweep_expired
 from imagine.tasks.settle import recover_orphans
@@ -39,8 +40,8 @@ async def purge_webhook_history(
 
 
 async def background_sweeps(services: Services) -> None:
-    """Sweep expired outputs and uploads, orphaned reservations and old webhook history,
-    until cancelled."""
+    """Sweep expired outputs and uploads, orphaned reservations, old webhook history and
+    expired idempotency keys, until cancelled."""
     settings = services.settings
     while True:
         try:
@@ -50,6 +51,7 @@ async def background_sweeps(services: Services) -> None:
             await purge_webhook_history(
                 services.sessions, services.clock, settings.webhook_retention
             )
+            await sweep_expired_keys(services.sessions, services.clock)
         except Exception:
             log.exception("background sweep failed")
         await anyio.sleep(settings.sweep_interval)

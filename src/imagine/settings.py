@@ -285,6 +285,19 @@ class Settings(BaseSettings):
         " cancels them (they are then failed and refunded, their webhooks sent).",
     )
 
+    # --- idempotency (Idempotency-Key) ---
+    idempotency_ttl: timedelta = Field(
+        default=timedelta(days=1),
+        description="How long an Idempotency-Key and its stored response are kept and replayed"
+        " (seconds or ISO 8601); after that the same key runs the request again.",
+    )
+    idempotency_wait: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds a duplicate request waits for the first request with the same"
+        " Idempotency-Key to finish (then it replays the outcome, or answers 409).",
+    )
+
     # --- logging ---
     log_level: str = Field(
         default="INFO",
@@ -310,7 +323,12 @@ class Settings(BaseSettings):
         return _split_csv(value)
 
     @field_validator(
-        "output_ttl", "reservation_timeout", "webhook_retention", "upload_ttl", mode="before"
+        "output_ttl",
+        "reservation_timeout",
+        "webhook_retention",
+        "upload_ttl",
+        "idempotency_ttl",
+        mode="before",
     )
     @classmethod
     def _seconds(cls, value: object) -> object:

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
 
+from imagine.db.schema import Account
 from imagine.errors import NotFound, ValidationFailed
 from imagine.http import openapi
-from imagine.http.deps import AccountDep, PipelineDep, PublicUrlDep, SessionsDep
+from imagine.http.deps import (
+    AccountDep,
+    IdempotencyDep,
+    PipelineDep,
+    PublicUrlDep,
+    SessionsDep,
+)
 from imagine.http.disconnect import unless_client_leaves
+from imagine.http.idempotency import IDEMPOTENCY_KEY_DOC, idempotency_key, respond
 from imagine.tasks import repository as tasks_repo
+from imagine.tasks.pipeline import EditPipeline
 from imagine.tasks.schemas import (
     FetchManyRequest,
     FetchManyResponse,
@@ -19,6 +30,7 @@ from imagine.tasks.schemas import (
     ImagineResponse,
     TaskObject,
 )
+from imagine.tasks.validation import EditRequest
 from imagine.tasks.views import task_object
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
@@ -28,10 +40,35 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 @router.post("/imagine", response_model=ImagineResponse, responses=openapi.IMAGINE)
 async def imagine(
-    body: ImagineRequest, account: AccountDep, pipeline: PipelineDep, request: Request
-) -> ImagineResponse:
-    """Edit an image from an English instruction; answers with the finished image."""
+    body: ImagineRequest,
+    account: AccountDep,
+    pipeline: PipelineDep,
+    request: Request,
+    idempotency: IdempotencyDep,
+    idempotency_key_header: Annotated[
+        str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DOC)
+    ] = None,
+) -> ImagineResponse | JSONResponse:
+    """Edit an image from an English instruction; answers with the finished image.
+
+    With an `Idempotency-Key` header, a repeat of the same request replays the first answer.
+    """
+    del idempotency_key_header  # documented here, read (and checked) by idempotency_key
+    key = idempotency_key(request)
     req = pipeline.validate(body)
+
+    async def edit() -> ImagineResponse:
+        return await _edit(pipeline, account, req, request)
+
+    if key is None:
+        return await edit()
+    fields = body.model_dump(exclude_none=True)
+    return await respond(request, idempotency, account.id, key, fields, edit)
+
+
+async def _edit(
+    pipeline: EditPipeline, account: Account, req: EditRequest, request: Request
+) -> ImagineResponse:
     if req.webhook_url:
         # The result also travels by webhook: finish even if the client stops waiting.
         done = await pipeline.run(account, req)
