@@ -250,7 +250,7 @@ def test_local_images_are_uploaded_as_multipart_file(fake_api: FakeApi, tmp_path
     upload = {
         "upload_id": "u-1",
         "image_url": f"{fake_api.url}/api/v1/uploads/u-1",
-        "expires_at": "2026-12-01T18:00:00Z",
+        "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
         "width": 64,
         "height": 48,
         "content_type": "image/png",
@@ -260,15 +260,19 @@ def test_local_images_are_uploaded_as_multipart_file(fake_api: FakeApi, tmp_path
     fake_api.answer("/api/v1/imagine", 200, FINISHED)
     photo = tmp_path / "holiday photo.png"
     photo.write_bytes(image_bytes((64, 48), "PNG"))
+    fake_api.answer("/api/v1/imagine", 200, FINISHED)
     with Imagine(fake_api.url, "k") as client:
         client.edit(photo, "x")
+        client.edit(photo.read_bytes(), "y")  # the same bytes: the live upload is reused
+    assert len(fake_api.requests_to("/api/v1/uploads")) == 1
     sent = fake_api.requests_to("/api/v1/uploads")[0]
     assert sent.headers["authorization"] == "k"
     assert sent.headers["content-type"].startswith("multipart/form-data; boundary=")
     assert b'name="file"; filename="holiday photo.png"' in sent.body
     assert b"Content-Type: image/png" in sent.body
     assert photo.read_bytes() in sent.body
-    assert fake_api.requests_to("/api/v1/imagine")[0].json()["image_url"] == upload["image_url"]
+    edits = fake_api.requests_to("/api/v1/imagine")
+    assert [e.json()["image_url"] for e in edits] == [upload["image_url"]] * 2
 
 
 def test_a_server_without_uploads_gets_data_uris(fake_api: FakeApi) -> None:

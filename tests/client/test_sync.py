@@ -21,7 +21,9 @@ from imagine.client import (
     InsufficientCreditsError,
     NotFoundError,
     Progress,
+    UnprocessableError,
 )
+from imagine.clock import SystemClock
 from tests.conftest import Api
 from tests.support import ImageHost, image_bytes
 
@@ -186,3 +188,24 @@ async def test_an_expired_output_is_not_saved(api: Api, tmp_path: Path) -> None:
             await asyncio.to_thread(result.save, tmp_path / "out" / "late.png")
     assert raised.value.status == 410
     assert not (tmp_path / "out").exists()
+
+
+# Uploads are reused while the server's clock says they live: a real clock here.
+@pytest.mark.parametrize("clock", [SystemClock()])
+async def test_the_same_idempotency_key_is_charged_once(api: Api, tmp_path: Path) -> None:
+    key = await api.account(credits=100)
+    photo = tmp_path / "car.jpg"
+    photo.write_bytes(image_bytes((800, 600)))
+    with Imagine(api.url, key) as client:
+        first = await asyncio.to_thread(client.edit, photo, PROMPT, idempotency_key="order-1")
+        # the caller retries (say after a timeout): the same photo, the same key
+        again = await asyncio.to_thread(client.edit, photo, PROMPT, idempotency_key="order-1")
+        with pytest.raises(UnprocessableError) as reused:
+            await asyncio.to_thread(client.edit, photo, "add rain", idempotency_key="order-1")
+        account = await asyncio.to_thread(client.account)
+    assert not first.replayed
+    assert again.replayed
+    assert (again.task_id, again.image_url) == (first.task_id, first.image_url)
+    assert again.idempotency_key == "order-1"
+    assert reused.value.status == 422
+    assert account.credits == 92 and account.total_images == 1

@@ -9,6 +9,7 @@ and error mapping therefore behave the same in both.
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import random
 import time
 import uuid
@@ -36,6 +37,9 @@ ProgressCallback = Callable[[Progress], object]
 
 # Never wait longer than this on one Retry-After: a longer one is raised to the caller.
 MAX_RETRY_AFTER = 20.0
+# Uploads a client remembers by content, and how long one must still live to be reused.
+UPLOADS_REMEMBERED = 64
+UPLOAD_MARGIN = 300.0  # seconds
 # Polling: start fast (most offline edits finish in a second), then back off.
 POLL_FIRST = 0.25
 POLL_MAX = 2.0
@@ -98,6 +102,24 @@ def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def _lifetime(upload: Upload, response: httpx.Response) -> float:
+    """Seconds the upload has left, by the server's own clock (its Date header): immune to
+    skew between this machine's clock and the server's. 0 when unknown."""
+    try:
+        expires = datetime.fromisoformat((upload.expires_at or "").replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    try:
+        server_now = email.utils.parsedate_to_datetime(response.headers.get("date", ""))
+    except (TypeError, ValueError):
+        server_now = datetime.now(UTC)
+    if server_now.tzinfo is None:
+        server_now = server_now.replace(tzinfo=UTC)
+    return max(0.0, (expires - server_now).total_seconds())
+
+
 class Operations:
     """Every operation of the API as a flow, for one base URL and key."""
 
@@ -123,6 +145,8 @@ class Operations:
         self._rng = rng or random.Random()
         # None until the first upload tells whether the server has /api/v1/uploads.
         self.uploads_supported: bool | None = None
+        # SHA-256 of the bytes → (upload, monotonic deadline), oldest first
+        self._uploaded: dict[str, tuple[Upload, float]] = {}
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -254,15 +278,26 @@ class Operations:
             self._url("uploads"),
             files={"file": (image.filename, image.data, image.content_type)},
         )
-        body = yield from self._json(call, Retry.UNSENT, "upload")
+        response = yield from self.send(call, Retry.UNSENT, "upload")
         self.uploads_supported = True
-        return Upload.from_json(body)
+        upload = Upload.from_json(json_object(response, "upload"))
+        digest = hashlib.sha256(image.data).hexdigest()
+        self._uploaded.pop(digest, None)
+        self._uploaded[digest] = (upload, time.monotonic() + _lifetime(upload, response))
+        while len(self._uploaded) > UPLOADS_REMEMBERED:
+            self._uploaded.pop(next(iter(self._uploaded)))
+        return upload
 
     def image_url(self, image: LocalImage, on_progress: ProgressCallback | None) -> Flow[str]:
         """A URL the server takes for local bytes: an upload, or a data URI from a server
         that has no /uploads (it answered 404/405 once; not asked again)."""
         if self.uploads_supported is False:
             return image.data_uri()
+        # The same bytes again (a retry with the caller's Idempotency-Key, a second prompt on
+        # one photo) reuse the live upload: the request body stays the same, nothing is resent.
+        known = self._uploaded.get(hashlib.sha256(image.data).hexdigest())
+        if known is not None and known[1] - time.monotonic() > UPLOAD_MARGIN:
+            return known[0].image_url
         if on_progress is not None:
             on_progress(Progress("upload"))
         try:
