@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine.db.schema import Account
 from imagine.errors import NotFound, ValidationFailed
@@ -38,6 +40,23 @@ router = APIRouter(prefix="/api/v1", tags=["tasks"])
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+PREFER = Header(
+    description="`respond-async`: answer `202` with the task_id at once (after admission:"
+    " validation, credits, limits) and finish in the background; poll `/api/v1/fetch`."
+)
+
+
+def wants_async(prefer: str | None) -> bool:
+    """Whether a `Prefer` header (RFC 7240) asks for `respond-async`."""
+    if not prefer:
+        return False
+    for preference in prefer.split(","):
+        name = preference.split(";", 1)[0].split("=", 1)[0].strip().lower()
+        if name == "respond-async":
+            return True
+    return False
+
+
 @router.post("/imagine", response_model=ImagineResponse, responses=openapi.IMAGINE)
 async def imagine(
     body: ImagineRequest,
@@ -48,21 +67,39 @@ async def imagine(
     idempotency_key_header: Annotated[
         str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DOC)
     ] = None,
+    prefer: Annotated[str | None, PREFER] = None,
 ) -> ImagineResponse | JSONResponse:
-    """Edit an image from an English instruction; answers with the finished image.
+    """Edit an image from an English instruction; answers with the finished image (or, with
+    `Prefer: respond-async`, `202` and a task to poll).
 
     With an `Idempotency-Key` header, a repeat of the same request replays the first answer.
     """
     del idempotency_key_header  # documented here, read (and checked) by idempotency_key
     key = idempotency_key(request)
     req = pipeline.validate(body)
+    fields: dict[str, object] = body.model_dump(exclude_none=True)
+    if wants_async(prefer):
+
+        async def start() -> dict[str, str]:
+            return {"task_id": await pipeline.start(account, req), "status": "pending"}
+
+        if key is None:
+            answer = JSONResponse(await start(), status_code=202)
+        else:
+            # An async and a sync request are different requests for the same key.
+            fields["prefer"] = "respond-async"
+            answer = await respond(request, idempotency, account.id, key, fields, start, status=202)
+        if answer.status_code == 202:
+            task_id = json.loads(bytes(answer.body))["task_id"]
+            answer.headers["preference-applied"] = "respond-async"
+            answer.headers["location"] = f"/api/v1/fetch?task_id={task_id}"
+        return answer
 
     async def edit() -> ImagineResponse:
         return await _edit(pipeline, account, req, request)
 
     if key is None:
         return await edit()
-    fields = body.model_dump(exclude_none=True)
     return await respond(request, idempotency, account.id, key, fields, edit)
 
 
@@ -90,14 +127,34 @@ async def fetch(
     body: FetchRequest, account: AccountDep, sessions: SessionsDep, public_url: PublicUrlDep
 ) -> TaskObject:
     """One task of the caller's account."""
-    if body.task_id is None or not body.task_id.strip():
+    return await _one_task(body.task_id, account.id, sessions, public_url)
+
+
+@router.get("/fetch", response_model=TaskObject, responses=openapi.FETCH)
+async def fetch_by_query(
+    account: AccountDep,
+    sessions: SessionsDep,
+    public_url: PublicUrlDep,
+    task_id: Annotated[str | None, Query()] = None,
+) -> TaskObject:
+    """One task of the caller's account, by query (the `Location` of an async `202`)."""
+    return await _one_task(task_id, account.id, sessions, public_url)
+
+
+async def _one_task(
+    task_id: str | None,
+    account_id: str,
+    sessions: async_sessionmaker[AsyncSession],
+    public_url: str,
+) -> TaskObject:
+    if task_id is None or not task_id.strip():
         raise ValidationFailed("task_id is required")
-    task_id = body.task_id.strip()
+    task_id = task_id.strip()
     if not _UUID.match(task_id):
         raise NotFound("Task not found")
     async with sessions() as session:
         task = await tasks_repo.get_task(session, task_id.lower())
-    if task is None or task.account_id != account.id:
+    if task is None or task.account_id != account_id:
         raise NotFound("Task not found")
     return task_object(task, public_url)
 
