@@ -66,10 +66,12 @@ async def test_edit_shows_progress_and_writes_the_file(api: Api, tmp_path: Path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stderr.splitlines()
     # not a terminal: one line per stage, in order
-    assert "submitting" in lines
+    assert lines[:3] == ["uploading photo", "submitting", "queued"], proc.stderr
     assert "finished 100%" in lines
     assert "downloading" in lines
-    assert lines.index("submitting") < lines.index("finished 100%") < lines.index("downloading")
+    assert lines.index("queued") < lines.index("finished 100%") < lines.index("downloading")
+    processing = [line for line in lines if line.startswith("processing ")]
+    assert all(lines.index(p) < lines.index("finished 100%") for p in processing)
     assert any(line.startswith("warning: ") for line in lines)  # the offline engine says so
     assert any(line.startswith("saved night.jpg (task ") for line in lines), proc.stderr
     assert proc.stdout.strip() == "night.jpg"

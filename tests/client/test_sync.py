@@ -106,8 +106,8 @@ async def test_progress_wait_false_then_wait_and_fetches(api: Api) -> None:
         )
         waited_bytes = await asyncio.to_thread(waited.bytes)
     stages = [s.stage for s in steps]
-    assert stages[0] == "upload" or stages[0] == "submit"
-    assert "submit" in stages
+    # bytes are uploaded, the edit is accepted (202) and polled until it finishes
+    assert stages[:3] == ["upload", "submit", "pending"], stages
     assert stages[-1] == "finished" and steps[-1].percentage == 100
     assert steps[-1].task_id == result.task_id
     assert task.status in ("staged", "pending", "starting", "processing", "finished")
@@ -209,3 +209,22 @@ async def test_the_same_idempotency_key_is_charged_once(api: Api, tmp_path: Path
     assert again.idempotency_key == "order-1"
     assert reused.value.status == 422
     assert account.credits == 92 and account.total_images == 1
+
+
+@pytest.mark.parametrize("clock", [SystemClock()])
+async def test_async_mode_with_an_idempotency_key_replays_the_accepted_task(api: Api) -> None:
+    key = await api.account(credits=100)
+    with Imagine(api.url, key) as client:
+        first = await asyncio.to_thread(
+            client.edit, image_bytes(), PROMPT, wait=False, idempotency_key="async-1"
+        )
+        again = await asyncio.to_thread(
+            client.edit, image_bytes(), PROMPT, wait=False, idempotency_key="async-1"
+        )
+        done = await asyncio.to_thread(client.wait, first.task_id, 60)
+        account = await asyncio.to_thread(client.account)
+    assert first.status == "pending"
+    assert again.task_id == first.task_id
+    assert again.raw == {"task_id": first.task_id, "status": "pending", "model": None}
+    assert done.status == "finished"
+    assert account.credits == 92
