@@ -136,9 +136,12 @@ def test_a_read_timeout_on_an_edit_is_not_retried(fake_api: FakeApi) -> None:
     # without Idempotency-Key support. It surfaces as a timeout.
     fake_api.answer("/api/v1/imagine", 200, FINISHED, delay=2.0)
     fake_api.answer("/api/v1/imagine", 200, FINISHED)
-    with Imagine(fake_api.url, "k", timeout=0.3) as client, pytest.raises(ImagineTimeoutError):
+    with Imagine(fake_api.url, "k", timeout=0.3) as client, pytest.raises(ImagineTimeoutError) as e:
         client.edit(IMAGE_URL, "x")
     assert len(fake_api.requests_to("/api/v1/imagine")) == 1
+    sent_key = fake_api.requests_to("/api/v1/imagine")[0].headers["idempotency-key"]
+    assert e.value.idempotency_key == sent_key
+    assert f"idempotency_key={sent_key!r}" in str(e.value)
 
 
 def test_free_reads_are_retried_after_a_timeout(fake_api: FakeApi) -> None:

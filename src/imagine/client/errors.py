@@ -96,15 +96,22 @@ class TaskFailedError(ImagineError):
 
 
 class ImagineConnectionError(ImagineError):
-    """The service could not be reached, or the connection broke."""
+    """The service could not be reached, or the connection broke.
+
+    For an edit, `idempotency_key` is the key it was sent with: the server may have the edit
+    in hand, and sending it again with that key returns its outcome without a second charge.
+    """
+
+    def __init__(
+        self, message: str, *, task_id: str | None = None, idempotency_key: str | None = None
+    ) -> None:
+        self.task_id = task_id
+        self.idempotency_key = idempotency_key
+        super().__init__(message)
 
 
 class ImagineTimeoutError(ImagineConnectionError):
     """A request (or a wait for a task) ran past its timeout."""
-
-    def __init__(self, message: str, *, task_id: str | None = None) -> None:
-        self.task_id = task_id
-        super().__init__(message)
 
 
 _BY_STATUS: dict[int, type[ImagineAPIError]] = {

@@ -23,6 +23,7 @@ import httpx
 
 from imagine.client.errors import (
     ImagineAPIError,
+    ImagineConnectionError,
     ImagineTimeoutError,
     TaskFailedError,
     api_error,
@@ -330,7 +331,14 @@ class Operations:
         if on_progress is not None:
             on_progress(Progress("submit"))
         call = Call("POST", self._url("imagine"), headers=headers, json=body)
-        response = yield from self.send(call, Retry.UNSENT, "edit")
+        try:
+            response = yield from self.send(call, Retry.UNSENT, "edit")
+        except ImagineConnectionError as exc:
+            raise type(exc)(
+                f"{exc}; the edit may still run: send it again with idempotency_key={key!r}"
+                " to get its outcome without paying twice",
+                idempotency_key=key,
+            ) from exc
         data = json_object(response, "edit")
         replayed = response.headers.get("idempotent-replayed", "").lower() == "true"
         model = body.get("model")
