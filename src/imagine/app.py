@@ -22,11 +22,17 @@ from imagine.http.auth import AuthGateMiddleware
 from imagine.http.body_limit import BodyLimitMiddleware
 from imagine.http.deps import Edge
 from imagine.http.docs import install_docs
-from imagine.http.errors import install_error_handlers
+from imagine.http.errors import OPENAI_PREFIX, error_body, install_error_handlers
 from imagine.http.headers import ApiHeadersMiddleware
 from imagine.http.openapi import install_openapi
 from imagine.http.ops import router as ops_router
-from imagine.services import Services, build_pipeline, build_services, build_uploads
+from imagine.services import (
+    Services,
+    build_idempotency,
+    build_pipeline,
+    build_services,
+    build_uploads,
+)
 from imagine.settings import Settings
 from imagine.storage.routes import router as files_router
 from imagine.tasks.background_edits import BackgroundEdits
@@ -77,6 +83,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         metrics=svc.metrics,
         public_url=settings.resolved_public_url(),
         uploads=uploads,
+        idempotency=build_idempotency(svc),
         metrics_token=(
             settings.metrics_token.get_secret_value() if settings.metrics_token else None
         ),
@@ -85,7 +92,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     install_openapi(app, models=sorted(svc.catalog))
     install_docs(app)
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.body_timeout,
+        shape=error_body,
     )
 
     async def lookup(key: str) -> Account | None:
@@ -97,6 +107,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         AuthGateMiddleware,
         lookup=CachedKeyLookup(lookup, svc.clock, settings.auth_cache_ttl),
         max_uploads=settings.max_uploads_per_account,
+        prefixes=("/api/", OPENAI_PREFIX),
+        shape=error_body,
     )
     # Outermost: every API answer says it is not to be cached or sniffed.
     app.add_middleware(ApiHeadersMiddleware)

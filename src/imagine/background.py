@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine.clock import Clock
 from imagine.db.migrate import upgrade
+from imagine.idempotency.guard import sweep_expired_keys
 from imagine.services import Services, build_deliverer
 from imagine.storage.orphans import sweep_orphans
 from imagine.storage.sweeper import sweep_expired
@@ -41,8 +42,8 @@ async def purge_webhook_history(
 
 
 async def background_sweeps(services: Services) -> None:
-    """Sweep orphaned reservations, expired outputs and uploads, orphaned objects and old
-    webhook history until cancelled."""
+    """Sweep orphaned reservations, expired outputs and uploads, orphaned objects, old
+    webhook history and expired idempotency keys, until cancelled."""
     settings = services.settings
     while True:
         try:
@@ -59,6 +60,7 @@ async def background_sweeps(services: Services) -> None:
             await purge_webhook_history(
                 services.sessions, services.clock, settings.webhook_retention
             )
+            await sweep_expired_keys(services.sessions, services.clock)
         except Exception:
             log.exception("background sweep failed")
         await anyio.sleep(settings.sweep_interval)

@@ -15,6 +15,7 @@ from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine import admin
+from imagine.client.cli import register as register_client_commands
 from imagine.clock import SystemClock
 from imagine.db.engine import create_engine, session_factory
 from imagine.db.existing import MissingDatabase, describe, open_existing
@@ -39,6 +40,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(credits_app, name="credits")
 app.add_typer(keys_app, name="keys")
 app.add_typer(webhooks_app, name="webhooks")
+register_client_commands(app)  # edit, account: the SDK against a running server
 
 
 def _configure_logging(settings: Settings) -> None:

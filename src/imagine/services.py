@@ -33,6 +33,7 @@ from imagine.engines.shared_limiter import RedisSlotLimiter
 from imagine.fetch.client import OutboundClients, build_outbound_clients
 from imagine.fetch.images import ImageFetcher
 from imagine.fetch.policy import AddressPolicy
+from imagine.idempotency.guard import IdempotencyGuard
 from imagine.images import decode_concurrency
 from imagine.language import LanguageChecker
 from imagine.metrics import Metrics
@@ -141,6 +142,19 @@ def build_pipeline(
         public_url=settings.resolved_public_url(),
         uploads=uploads or build_uploads(services),
         background=background,
+    )
+
+
+def build_idempotency(services: Services) -> IdempotencyGuard:
+    """The Idempotency-Key guard, with exactly the collaborators it uses."""
+    settings = services.settings
+    return IdempotencyGuard(
+        services.sessions,
+        services.clock,
+        ttl=settings.idempotency_ttl,
+        wait=settings.idempotency_wait,
+        # A claim outliving the orphan timeout is lost: its task has been failed by then.
+        lock=settings.reservation_timeout,
     )
 
 

@@ -305,6 +305,19 @@ class Settings(BaseSettings):
         " cancels them (they are then failed and refunded, their webhooks sent).",
     )
 
+    # --- idempotency (Idempotency-Key) ---
+    idempotency_ttl: timedelta = Field(
+        default=timedelta(days=1),
+        description="How long an Idempotency-Key and its stored response are kept and replayed"
+        " (seconds or ISO 8601); after that the same key runs the request again.",
+    )
+    idempotency_wait: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds a duplicate request waits for the first request with the same"
+        " Idempotency-Key to finish (then it replays the outcome, or answers 409).",
+    )
+
     # --- logging ---
     log_level: str = Field(
         default="INFO",
@@ -335,6 +348,7 @@ class Settings(BaseSettings):
         "webhook_retention",
         "orphan_grace",
         "upload_ttl",
+        "idempotency_ttl",
         mode="before",
     )
     @classmethod

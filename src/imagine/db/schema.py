@@ -13,6 +13,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -213,3 +214,25 @@ class Upload(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
     __table_args__ = (Index("ix_uploads_account_expires", "account_id", "expires_at"),)
+
+
+class IdempotencyKey(Base):
+    """One `Idempotency-Key` of an account: the request it was first used with and, once that
+    request ended, its response (replayed to later requests with the same key)."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the canonical request
+    request: Mapped[str] = mapped_column(String(300))  # "POST /api/v1/imagine", for messages
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: running
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON
+    response_headers: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON object
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A running claim older than this was lost (crash): another request may take the key.
+    locked_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    __table_args__ = (UniqueConstraint("account_id", "key"),)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
@@ -19,32 +19,46 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagine.accounts.keys import parse_authorization
 from imagine.db.schema import Account
-from imagine.errors import RateLimited, ServiceBusy, Unauthorized
+from imagine.errors import ImagineError, RateLimited, ServiceBusy, Unauthorized
 
 ACCOUNT_SCOPE_KEY = "imagine.account"
 
 Lookup = Callable[[str], Awaitable[Account | None]]
+# How an error's body looks on a path (imagine.http.errors.error_body).
+ErrorShape = Callable[[ImagineError, str], dict[str, Any]]
+
+
+def contract_shape(error: ImagineError, _path: str) -> dict[str, Any]:
+    """The contract's error body, whatever the path."""
+    return error.body()
 
 
 class AuthGateMiddleware:
-    """Resolves the key of every request under `prefix`; stores the account in the scope.
+    """Resolves the key of every request under `prefixes`; stores the account in the scope.
 
     It also counts each account's bodies being received: beyond `max_uploads` at once the
     request gets 429 before its body is read, so one key cannot hold many slow uploads.
     """
 
     def __init__(
-        self, app: ASGIApp, lookup: Lookup, prefix: str = "/api/", max_uploads: int = 8
+        self,
+        app: ASGIApp,
+        lookup: Lookup,
+        prefixes: tuple[str, ...] = ("/api/",),
+        max_uploads: int = 8,
+        shape: ErrorShape = contract_shape,
     ) -> None:
         self.app = app
         self.lookup = lookup
-        self.prefix = prefix
+        self.prefixes = prefixes
         self.max_uploads = max_uploads
+        self.shape = shape
         self._uploads: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse unauthenticated API calls at once; pass everything else through."""
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefix):
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or not path.startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
         header = None
@@ -57,10 +71,10 @@ class AuthGateMiddleware:
             account = await self.lookup(key) if key is not None else None
         except PoolTimeout:
             busy = ServiceBusy()
-            await _refuse(send, busy.status, busy.body(), [(b"retry-after", b"1")])
+            await _refuse(send, busy.status, self.shape(busy, path), [(b"retry-after", b"1")])
             return
         if account is None:
-            await _refuse(send, 401, {}, [])
+            await _refuse(send, 401, self.shape(Unauthorized(), path), [])
             return
         scope.setdefault("state", {})[ACCOUNT_SCOPE_KEY] = account
         if not _has_body(scope):
@@ -68,7 +82,7 @@ class AuthGateMiddleware:
             return
         if self._uploads.get(account.id, 0) >= self.max_uploads:
             limited = RateLimited()
-            await _refuse(send, limited.status, limited.body(), [(b"retry-after", b"1")])
+            await _refuse(send, limited.status, self.shape(limited, path), [(b"retry-after", b"1")])
             return
         await self._counted(account.id, scope, receive, send)
 

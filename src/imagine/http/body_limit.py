@@ -8,6 +8,8 @@ through a large body cannot hold its memory and connection indefinitely.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,10 +37,18 @@ class BodyRefused(Exception):
 class BodyLimitMiddleware:
     """Refuses bodies above `max_bytes`, or not complete within `timeout` seconds."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        timeout: float = 60.0,
+        shape: Callable[[ImagineError, str], dict[str, Any]] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
+        # How an error's body looks on a path (default: the contract's shape).
+        self.shape = shape or (lambda error, _path: error.body())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the declared length, then count streamed bytes against the deadline."""
@@ -48,7 +58,7 @@ class BodyLimitMiddleware:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _refuse(send, PayloadTooLarge(self.max_bytes))
+            await _refuse(send, PayloadTooLarge(self.max_bytes), self._body_of(scope))
             return
         seen = 0
         complete = False
@@ -82,11 +92,17 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyRefused as exc:
             if not started:
-                await _refuse(send, exc.error)
+                await _refuse(send, exc.error, self._body_of(scope))
+
+    def _body_of(self, scope: Scope) -> Callable[[ImagineError], dict[str, Any]]:
+        path = str(scope.get("path", ""))
+        return lambda error: self.shape(error, path)
 
 
-async def _refuse(send: Send, error: ImagineError) -> None:
-    body = json.dumps(error.body()).encode()
+async def _refuse(
+    send: Send, error: ImagineError, body_of: Callable[[ImagineError], dict[str, Any]]
+) -> None:
+    body = json.dumps(body_of(error)).encode()
     await send(
         {
             "type": "http.response.start",

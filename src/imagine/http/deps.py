@@ -15,6 +15,7 @@ from imagine.db.schema import Account
 from imagine.engines.registry import ModelRoute
 from imagine.errors import Unauthorized
 from imagine.http.auth import authenticated_account
+from imagine.idempotency.guard import IdempotencyGuard
 from imagine.metrics import Metrics
 from imagine.storage.store import Store
 from imagine.tasks.pipeline import EditPipeline
@@ -33,6 +34,7 @@ class Edge:
     metrics: Metrics
     public_url: str
     uploads: Uploads
+    idempotency: IdempotencyGuard
     metrics_token: str | None = None  # when set, /metrics wants `Bearer <token>`
 
 
@@ -78,6 +80,10 @@ async def _public_url(request: Request) -> str:
     return _edge(request).public_url
 
 
+async def _idempotency(request: Request) -> IdempotencyGuard:
+    return _edge(request).idempotency
+
+
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 ClockDep = Annotated[Clock, Depends(_clock)]
 StoreDep = Annotated[Store, Depends(_store)]
@@ -86,3 +92,4 @@ ModelsDep = Annotated[Sequence[ModelRoute], Depends(_models)]
 MetricsDep = Annotated[Metrics, Depends(metrics_access)]
 PublicUrlDep = Annotated[str, Depends(_public_url)]
 AccountDep = Annotated[Account, Depends(authenticated_account)]
+IdempotencyDep = Annotated[IdempotencyGuard, Depends(_idempotency)]

@@ -11,15 +11,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class ApiHeadersMiddleware:
-    """Adds `Cache-Control: no-store` and `X-Content-Type-Options: nosniff` under `prefix`."""
+    """Adds `Cache-Control: no-store` and `X-Content-Type-Options: nosniff` under `prefixes`."""
 
-    def __init__(self, app: ASGIApp, prefix: str = "/api/") -> None:
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...] = ("/api/", "/v1/")) -> None:
         self.app = app
-        self.prefix = prefix
+        self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass through, adding the headers to API responses."""
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefix):
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
 

@@ -124,7 +124,8 @@ JSON_BODY: Responses = {
 IMAGINE: Responses = {
     **JSON_BODY,
     200: {
-        "description": "The finished edit",
+        "description": "The finished edit (or, with `Idempotent-Replayed: true`, the stored"
+        " answer of the first request with the same Idempotency-Key)",
         **_json_example(
             {
                 "task_id": TASK_ID,
@@ -172,7 +173,17 @@ IMAGINE: Responses = {
         },
     },
     402: _err("Insufficient credits", "Insufficient credits"),
-    422: _err("Content policy violation (with task_id)", "Content policy violation", task_id=True),
+    409: _err(
+        "The first request with this Idempotency-Key is still running; retry shortly",
+        "A request with this Idempotency-Key is still in progress; retry shortly",
+        headers={"Retry-After": {**RETRY_AFTER, "required": True}},
+    ),
+    422: _err(
+        "Content policy violation (with task_id), or an Idempotency-Key already used with"
+        " a different request",
+        "Content policy violation",
+        task_id=True,
+    ),
     429: _err(
         "Concurrency limit of the plan is full (or too many bodies being received)",
         "Rate limit exceeded",

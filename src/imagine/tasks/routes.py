@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated
 
@@ -9,11 +10,20 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from imagine.db.schema import Account
 from imagine.errors import NotFound, ValidationFailed
 from imagine.http import openapi
-from imagine.http.deps import AccountDep, PipelineDep, PublicUrlDep, SessionsDep
+from imagine.http.deps import (
+    AccountDep,
+    IdempotencyDep,
+    PipelineDep,
+    PublicUrlDep,
+    SessionsDep,
+)
 from imagine.http.disconnect import unless_client_leaves
+from imagine.http.idempotency import IDEMPOTENCY_KEY_DOC, idempotency_key, respond
 from imagine.tasks import repository as tasks_repo
+from imagine.tasks.pipeline import EditPipeline
 from imagine.tasks.schemas import (
     FetchManyRequest,
     FetchManyResponse,
@@ -22,6 +32,7 @@ from imagine.tasks.schemas import (
     ImagineResponse,
     TaskObject,
 )
+from imagine.tasks.validation import EditRequest
 from imagine.tasks.views import task_object
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
@@ -52,21 +63,49 @@ async def imagine(
     account: AccountDep,
     pipeline: PipelineDep,
     request: Request,
+    idempotency: IdempotencyDep,
+    idempotency_key_header: Annotated[
+        str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DOC)
+    ] = None,
     prefer: Annotated[str | None, PREFER] = None,
 ) -> ImagineResponse | JSONResponse:
     """Edit an image from an English instruction; answers with the finished image (or, with
-    `Prefer: respond-async`, `202` and a task to poll)."""
+    `Prefer: respond-async`, `202` and a task to poll).
+
+    With an `Idempotency-Key` header, a repeat of the same request replays the first answer.
+    """
+    del idempotency_key_header  # documented here, read (and checked) by idempotency_key
+    key = idempotency_key(request)
     req = pipeline.validate(body)
+    fields: dict[str, object] = body.model_dump(exclude_none=True)
     if wants_async(prefer):
-        task_id = await pipeline.start(account, req)
-        return JSONResponse(
-            {"task_id": task_id, "status": "pending"},
-            status_code=202,
-            headers={
-                "preference-applied": "respond-async",
-                "location": f"/api/v1/fetch?task_id={task_id}",
-            },
-        )
+
+        async def start() -> dict[str, str]:
+            return {"task_id": await pipeline.start(account, req), "status": "pending"}
+
+        if key is None:
+            answer = JSONResponse(await start(), status_code=202)
+        else:
+            # An async and a sync request are different requests for the same key.
+            fields["prefer"] = "respond-async"
+            answer = await respond(request, idempotency, account.id, key, fields, start, status=202)
+        if answer.status_code == 202:
+            task_id = json.loads(bytes(answer.body))["task_id"]
+            answer.headers["preference-applied"] = "respond-async"
+            answer.headers["location"] = f"/api/v1/fetch?task_id={task_id}"
+        return answer
+
+    async def edit() -> ImagineResponse:
+        return await _edit(pipeline, account, req, request)
+
+    if key is None:
+        return await edit()
+    return await respond(request, idempotency, account.id, key, fields, edit)
+
+
+async def _edit(
+    pipeline: EditPipeline, account: Account, req: EditRequest, request: Request
+) -> ImagineResponse:
     if req.webhook_url:
         # The result also travels by webhook: finish even if the client stops waiting.
         done = await pipeline.run(account, req)

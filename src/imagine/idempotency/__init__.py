@@ -1,0 +1,1 @@
+"""Idempotency-Key: a retried request replays the first outcome instead of running twice."""
