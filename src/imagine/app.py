@@ -26,6 +26,7 @@ from imagine.http.errors import OPENAI_PREFIX, error_body, install_error_handler
 from imagine.http.headers import ApiHeadersMiddleware
 from imagine.http.openapi import install_openapi
 from imagine.http.ops import router as ops_router
+from imagine.openai_compat.routes import router as openai_router
 from imagine.services import Services, build_idempotency, build_pipeline, build_services
 from imagine.settings import Settings
 from imagine.storage.routes import router as files_router
@@ -97,6 +98,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     # Outermost: every API answer says it is not to be cached or sniffed.
     app.add_middleware(ApiHeadersMiddleware)
-    for router in (tasks_router, accounts_router, models_router, files_router, ops_router):
+    for router in (
+        tasks_router,
+        accounts_router,
+        models_router,
+        files_router,
+        ops_router,
+        openai_router,
+    ):
         app.include_router(router)
     return app
