@@ -252,3 +252,33 @@ async def test_a_json_body_is_refused_clearly(api: Api, key: str) -> None:
     )
     assert r.status_code == 400
     assert r.json()["error"]["param"] == "image"
+
+
+class Full:
+    """An in-flight limiter whose account is always at its plan's limit."""
+
+    async def acquire(self, account_id: str, limit: int) -> str | None:
+        return None
+
+    async def release(self, account_id: str, token: str) -> None:
+        return None
+
+
+def _full(services: Services) -> None:
+    _counting(services)
+    services.limiter = Full()
+
+
+@pytest.mark.parametrize("prepare_services", [_full])
+async def test_a_full_plan_is_rate_limit_error_and_frees_the_key(
+    api: Api, client: openai.AsyncOpenAI, key: str, photo: Path
+) -> None:
+    for _ in range(2):  # a 429 is not stored: the same key runs (and is refused) again
+        with pytest.raises(openai.RateLimitError) as caught, photo.open("rb") as f:
+            await client.images.edit(
+                image=f, prompt="make it sepia", extra_headers={"Idempotency-Key": "busy"}
+            )
+        assert caught.value.response.headers["retry-after"] == "1"
+        assert caught.value.response.headers.get("idempotent-replayed") is None
+        assert caught.value.code == "rate_limit_exceeded"
+    assert await _balance(api, key) == 100
