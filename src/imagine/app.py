@@ -26,6 +26,7 @@ from imagine.http.errors import OPENAI_PREFIX, error_body, install_error_handler
 from imagine.http.headers import ApiHeadersMiddleware
 from imagine.http.openapi import install_openapi
 from imagine.http.ops import router as ops_router
+from imagine.openai_compat.routes import router as openai_router
 from imagine.services import (
     Services,
     build_idempotency,
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         models_router,
         files_router,
         ops_router,
+        openai_router,
     ):
         app.include_router(router)
     return app

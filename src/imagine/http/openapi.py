@@ -284,6 +284,152 @@ UPLOAD_BODY: dict[str, Any] = {
     }
 }
 
+
+class OpenAIErrorDetail(BaseModel):
+    """OpenAI's error object (with our task_id when the task was admitted)."""
+
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+    task_id: str | None = None
+
+
+class OpenAIError(BaseModel):
+    """Every error under /v1/ (OpenAI's shape, so its SDKs raise their typed errors)."""
+
+    error: OpenAIErrorDetail
+
+
+def _oai(
+    description: str, message: str, kind: str, code: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    example = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return {"model": OpenAIError, "description": description, **_json_example(example), **extra}
+
+
+_RETRY = {"Retry-After": {**RETRY_AFTER, "required": True}}
+OPENAI_AUTH: Responses = {
+    401: _oai(
+        "Missing, unknown or revoked key",
+        "Invalid or missing API key (send Authorization: Bearer <key>)",
+        "invalid_request_error",
+        "invalid_api_key",
+    ),
+    500: _oai("A bug", "Internal error", "server_error"),
+    503: _oai(
+        "Service busy, or model unavailable",
+        "Service busy, retry shortly",
+        "server_error",
+        headers={"Retry-After": RETRY_AFTER},
+    ),
+}
+OPENAI_MODEL: Responses = {
+    **OPENAI_AUTH,
+    404: _oai(
+        "Unknown model", "model dall-e-2 does not exist", "invalid_request_error", "not_found"
+    ),
+}
+OPENAI_EDITS: Responses = {
+    **OPENAI_AUTH,
+    200: {
+        "description": "OpenAI's ImagesResponse (one image), plus the task's fields",
+        **_json_example(
+            {
+                "created": 1767225600,
+                "data": [{"url": FINISHED_TASK["image_url"], "b64_json": None}],
+                "output_format": "png",
+                "usage": {
+                    "input_tokens": 0,
+                    "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
+                    "output_tokens": 0,
+                    "total_tokens": 0,
+                    "credits_used": 8,
+                },
+                "task_id": TASK_ID,
+                "engine": "offline",
+                "warnings": FINISHED_TASK["warnings"],
+                "applied": FINISHED_TASK["applied"],
+            }
+        ),
+    },
+    400: _oai(
+        "Validation error (param names the field), or an image that could not be used",
+        "size must be auto or WIDTHxHEIGHT, e.g. 1024x1024, 1536x1024 or 1024x1536",
+        "invalid_request_error",
+    ),
+    402: _oai(
+        "Insufficient credits", "Insufficient credits", "insufficient_quota", "insufficient_credits"
+    ),
+    409: _oai(
+        "The first request with this Idempotency-Key is still running",
+        "A request with this Idempotency-Key is still in progress; retry shortly",
+        "invalid_request_error",
+        "conflict",
+        headers=_RETRY,
+    ),
+    413: _oai(
+        "Request body larger than IMAGINE_MAX_BODY_BYTES",
+        "request body must be at most 31457280 bytes",
+        "invalid_request_error",
+    ),
+    422: _oai(
+        "Content policy violation, or an Idempotency-Key used with a different request",
+        "Content policy violation",
+        "invalid_request_error",
+    ),
+    429: _oai(
+        "Concurrency limit of the plan is full",
+        "Rate limit exceeded",
+        "requests",
+        "rate_limit_exceeded",
+        headers=_RETRY,
+    ),
+    502: _oai("Upstream failure", "Upstream failure", "server_error"),
+    504: _oai("Upstream too slow", "Upstream timeout", "server_error"),
+}
+_FILE = {"type": "string", "format": "binary"}
+OPENAI_EDITS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image", "prompt"],
+                    "properties": {
+                        "image": {**_FILE, "description": "The input image"},
+                        "image[]": {
+                            "type": "array",
+                            "items": _FILE,
+                            "description": "Several images (the first is used)",
+                        },
+                        "prompt": {"type": "string", "minLength": 1},
+                        "model": {
+                            "type": "string",
+                            "description": "A catalog id (GET /v1/models); default"
+                            " flux-kontext-max",
+                        },
+                        "n": {"type": "integer", "enum": [1]},
+                        "size": {
+                            "type": "string",
+                            "description": "auto (the input's shape, default) or WIDTHxHEIGHT"
+                            " (the nearest of the contract's aspect ratios)",
+                            "examples": ["auto", "1024x1024", "1536x1024", "1024x1536"],
+                        },
+                        "response_format": {"type": "string", "enum": ["url", "b64_json"]},
+                        "output_format": {"type": "string", "enum": ["png", "jpeg"]},
+                        "seed": {"type": "integer", "minimum": 0},
+                        "quality": {"type": "string", "description": "Accepted, ignored"},
+                        "background": {"type": "string", "description": "Accepted, ignored"},
+                        "user": {"type": "string", "description": "Accepted, ignored"},
+                    },
+                }
+            }
+        },
+    }
+}
+
 WEBHOOK_NAME = "task-ended"
 WEBHOOK_EXAMPLES = {"finished": {"value": FINISHED_TASK}, "failed": {"value": FAILED_TASK}}
 
@@ -366,6 +512,9 @@ def _restore_examples(schema: dict[str, Any]) -> None:
         FILES,
         UPLOADS,
         UPLOAD_GET,
+        OPENAI_AUTH,
+        OPENAI_MODEL,
+        OPENAI_EDITS,
     ):
         for status, response in responses.items():
             media = response.get("content", {}).get("application/json", {})
