@@ -26,6 +26,7 @@ from imagine.http.errors import install_error_handlers
 from imagine.http.headers import ApiHeadersMiddleware
 from imagine.http.openapi import install_openapi
 from imagine.http.ops import router as ops_router
+from imagine.playground.routes import playground_router
 from imagine.services import Services, build_pipeline, build_services
 from imagine.settings import Settings
 from imagine.storage.routes import router as files_router
@@ -93,4 +94,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.add_middleware(ApiHeadersMiddleware)
     for router in (tasks_router, accounts_router, models_router, files_router, ops_router):
         app.include_router(router)
+    if settings.playground:
+        app.include_router(playground_router(settings.resolved_public_url()))
     return app

@@ -261,6 +261,13 @@ class Settings(BaseSettings):
         " separate `imagine worker` processes do it).",
     )
 
+    # --- playground ---
+    playground: bool = Field(
+        default=True,
+        description="Serve the browser playground at /playground (and redirect / there); off"
+        " for API-only deployments (both answer 404).",
+    )
+
     # --- logging ---
     log_level: str = Field(
         default="INFO",
