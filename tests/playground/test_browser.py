@@ -60,7 +60,7 @@ def _browser_or_skip() -> tuple[str, str]:
 
 
 @contextmanager
-def browser(tmp_path: Path, width: int, height: int) -> Iterator[WebDriver]:
+def browser(tmp_path: Path, width: int, height: int, phone: bool = False) -> Iterator[WebDriver]:
     """Headless Chromium with the network off (only loopback resolves) and its performance
     log on."""
     chromium, chromedriver = _browser_or_skip()
@@ -85,6 +85,12 @@ def browser(tmp_path: Path, width: int, height: int) -> Iterator[WebDriver]:
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     service = Service(executable_path=chromedriver, log_output=str(tmp_path / "chromedriver.log"))
     driver = webdriver.Chrome(options=options, service=service)
+    if phone:
+        # A desktop window cannot be made this narrow: emulate the phone's viewport.
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 2, "mobile": True},
+        )
     driver.set_page_load_timeout(WAIT_S)
     driver.set_script_timeout(WAIT_S)
     try:
@@ -268,9 +274,7 @@ async def test_an_edit_from_key_to_before_after(api: Api, tmp_path: Path) -> Non
                     "return localStorage.getItem('imagine.playground.key')"
                 ),
             }
-            driver.execute_script(
-                "window.scrollTo(0, document.getElementById('run-section').offsetTop - 8)"
-            )
+            driver.execute_script("window.scrollTo(0, 0)")  # balance, form and result
             save_screenshot(driver, tmp_path, "playground-finished.png")
             found["urls"] = requested_urls(driver)
             return found
@@ -350,7 +354,7 @@ async def test_phone_sized_keyboard_only_history_and_expiry(
     image_url = image_host.add("/portrait.jpg", portrait, content_type="image/jpeg")
 
     def scenario() -> dict[str, Any]:
-        with browser(tmp_path, 390, 844) as driver:
+        with browser(tmp_path, 390, 844, phone=True) as driver:
             driver.get(api.url + "/playground")
             # The key field has the focus at start: type and press Enter.
             driver.switch_to.active_element.send_keys(key, Keys.ENTER)
@@ -371,6 +375,7 @@ async def test_phone_sized_keyboard_only_history_and_expiry(
             )
             wait(driver, lambda d: history_state(d) == "ready", "the history thumbnail")
             found: dict[str, Any] = {
+                "viewport": driver.execute_script("return window.innerWidth"),
                 "status": status,
                 "error": text(driver, "error"),
                 "overflow": overflow,
@@ -403,6 +408,7 @@ async def test_phone_sized_keyboard_only_history_and_expiry(
     except WebDriverException as e:  # pragma: no cover - shows the browser's reason
         raise AssertionError(e.msg) from e
     assert seen["status"] == "finished", seen["error"]
+    assert seen["viewport"] == 390
     assert seen["overflow"] <= 0
     assert seen["run_visible_in_width"]
     assert seen["before_missing"]  # another host's image is not loaded by the page
