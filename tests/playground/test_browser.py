@@ -13,6 +13,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -364,10 +365,21 @@ async def test_phone_sized_keyboard_only_history_and_expiry(
                 lambda d: d.switch_to.active_element.get_attribute("id") == "prompt",
                 "focus",
             )
-            driver.switch_to.active_element.send_keys("make it sepia")
-            driver.find_element(By.ID, "image-url").send_keys(image_url)
+            # Nothing filled in: the page says what is missing, and sends nothing.
+            driver.find_element(By.ID, "seed").send_keys(Keys.ENTER)  # Enter submits
+            wait(driver, lambda d: visible(d, "error"), "the missing-fields message")
+            missing = text(driver, "error")
+            driver.find_element(By.ID, "prompt").send_keys("make it sepia")
             Select(driver.find_element(By.ID, "model")).select_by_value("flux-kontext-pro")
-            driver.find_element(By.ID, "seed").send_keys("3", Keys.ENTER)  # Enter submits
+            # An image the host does not have: the contract's error, with the task id.
+            driver.find_element(By.ID, "image-url").send_keys(image_host.base + "/missing.jpg")
+            driver.find_element(By.ID, "seed").send_keys("3", Keys.ENTER)
+            failed = finished_status(driver)
+            wait(driver, lambda d: visible(d, "error"), "the failure message")
+            failure = text(driver, "error")
+            url_field = driver.find_element(By.ID, "image-url")
+            url_field.clear()
+            url_field.send_keys(image_url, Keys.ENTER)  # Enter in a field submits too
             status = finished_status(driver)
             wait(driver, lambda d: visible(d, "result"), "the result")
             overflow = driver.execute_script(
@@ -375,6 +387,9 @@ async def test_phone_sized_keyboard_only_history_and_expiry(
             )
             wait(driver, lambda d: history_state(d) == "ready", "the history thumbnail")
             found: dict[str, Any] = {
+                "missing": missing,
+                "failed": failed,
+                "failure": failure,
                 "viewport": driver.execute_script("return window.innerWidth"),
                 "status": status,
                 "error": text(driver, "error"),
@@ -407,6 +422,10 @@ async def test_phone_sized_keyboard_only_history_and_expiry(
         seen = await asyncio.to_thread(scenario)
     except WebDriverException as e:  # pragma: no cover - shows the browser's reason
         raise AssertionError(e.msg) from e
+    assert "Type an instruction" in seen["missing"] and "image URL" in seen["missing"]
+    assert seen["failed"] == "failed"
+    assert "image_url could not be fetched" in seen["failure"], seen["failure"]
+    assert re.search(r"task [0-9a-f-]{36}", seen["failure"]), seen["failure"]
     assert seen["status"] == "finished", seen["error"]
     assert seen["viewport"] == 390
     assert seen["overflow"] <= 0
