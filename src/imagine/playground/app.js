@@ -12,7 +12,9 @@
   const EDIT_TIMEOUT_MS = 10 * 60 * 1000; // a synchronous edit waits for the engine
 
   const $ = (id) => document.getElementById(id);
-  const state = { key: null, credits: null, models: [], file: null, preview: null, busy: false };
+  const state = {
+    key: null, credits: null, models: [], file: null, preview: null, upload: null, busy: false,
+  };
 
   class ApiError extends Error {
     constructor(status, message, taskId) {
@@ -289,10 +291,17 @@
   }
 
   async function uploadedUrl(file) {
+    // Another run on the same photo reuses its upload while it lives (a minute of margin).
+    const previous = state.upload;
+    if (previous && previous.file === file && previous.key === state.key &&
+        Date.parse(previous.expiresAt) - Date.now() > 60 * 1000) {
+      return previous.imageUrl;
+    }
     const form = new FormData();
     form.append("file", file, file.name);
     try {
       const { data } = await call("/api/v1/uploads", { method: "POST", body: form, timeout: EDIT_TIMEOUT_MS });
+      state.upload = { file, key: state.key, imageUrl: data.image_url, expiresAt: data.expires_at };
       return data.image_url;
     } catch (e) {
       // A server without the uploads route: send the photo inline as a data: URI instead.
