@@ -27,10 +27,11 @@ from imagine.http.headers import ApiHeadersMiddleware
 from imagine.http.openapi import install_openapi
 from imagine.http.ops import router as ops_router
 from imagine.playground.routes import playground_router
-from imagine.services import Services, build_pipeline, build_services
+from imagine.services import Services, build_pipeline, build_services, build_uploads
 from imagine.settings import Settings
 from imagine.storage.routes import router as files_router
 from imagine.tasks.routes import router as tasks_router
+from imagine.uploads.routes import router as uploads_router
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -61,14 +62,16 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         docs_url=None,  # install_docs serves /docs and /redoc without a CDN
         redoc_url=None,
     )
+    uploads = build_uploads(svc)
     app.state.edge = Edge(
         sessions=svc.read_sessions,
         clock=svc.clock,
         store=svc.store,
-        pipeline=build_pipeline(svc),
+        pipeline=build_pipeline(svc, uploads=uploads),
         models=list(svc.routes.values()),
         metrics=svc.metrics,
         public_url=settings.resolved_public_url(),
+        uploads=uploads,
         metrics_token=(
             settings.metrics_token.get_secret_value() if settings.metrics_token else None
         ),
@@ -92,7 +95,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     # Outermost: every API answer says it is not to be cached or sniffed.
     app.add_middleware(ApiHeadersMiddleware)
-    for router in (tasks_router, accounts_router, models_router, files_router, ops_router):
+    for router in (
+        tasks_router,
+        uploads_router,
+        accounts_router,
+        models_router,
+        files_router,
+        ops_router,
+    ):
         app.include_router(router)
     if settings.playground:
         app.include_router(playground_router(settings.resolved_public_url()))

@@ -18,6 +18,7 @@ from imagine.db.migrate import upgrade
 from imagine.services import Services, build_deliverer
 from imagine.storage.sweeper import sweep_expired
 from imagine.tasks.settle import recover_orphans
+from imagine.uploads.sweeper import sweep_expired_uploads
 from imagine.webhooks import repository as webhooks_repo
 
 log = structlog.get_logger(__name__)
@@ -38,12 +39,14 @@ async def purge_webhook_history(
 
 
 async def background_sweeps(services: Services) -> None:
-    """Sweep expired outputs, orphaned reservations and old webhook history until cancelled."""
+    """Sweep expired outputs and uploads, orphaned reservations and old webhook history,
+    until cancelled."""
     settings = services.settings
     while True:
         try:
             await recover_orphans(services.sessions, services.clock, settings.reservation_timeout)
             await sweep_expired(services.sessions, services.store, services.clock)
+            await sweep_expired_uploads(services.sessions, services.store, services.clock)
             await purge_webhook_history(
                 services.sessions, services.clock, settings.webhook_retention
             )

@@ -34,6 +34,7 @@ from imagine.settings import Settings
 from imagine.storage.object_store import ObjectStoreBackend
 from imagine.storage.store import LocalDirStore, Store
 from imagine.tasks.pipeline import EditLimits, EditPipeline
+from imagine.uploads.service import UploadLimits, Uploads
 from imagine.webhooks.delivery import Deliverer, DeliveryPolicy
 from imagine.webhooks.schedule import RandomSource
 from imagine.webhooks.signal import OutboxSignal
@@ -75,7 +76,25 @@ class Services:
             await self.redis.aclose()
 
 
-def build_pipeline(services: Services) -> EditPipeline:
+def build_uploads(services: Services) -> Uploads:
+    """Uploaded inputs: the upload routes and the pipeline read them through this."""
+    settings = services.settings
+    return Uploads(
+        sessions=services.sessions,
+        store=services.store,
+        clock=services.clock,
+        limits=UploadLimits(
+            max_bytes=settings.fetch_max_bytes,
+            max_pixels=settings.max_image_pixels,
+            ttl=settings.upload_ttl,
+            max_live=settings.max_live_uploads,
+        ),
+        decode_slots=services.decode_slots,
+        public_url=settings.resolved_public_url(),
+    )
+
+
+def build_pipeline(services: Services, *, uploads: Uploads | None = None) -> EditPipeline:
     """The /imagine pipeline, with exactly the collaborators it uses."""
     settings = services.settings
     return EditPipeline(
@@ -103,6 +122,7 @@ def build_pipeline(services: Services) -> EditPipeline:
             reject_non_english=settings.non_english == "reject",
         ),
         public_url=settings.resolved_public_url(),
+        uploads=uploads or build_uploads(services),
     )
 
 

@@ -261,6 +261,30 @@ class Settings(BaseSettings):
         " separate `imagine worker` processes do it).",
     )
 
+    # --- uploads and async mode ---
+    upload_ttl: timedelta = Field(
+        default=timedelta(hours=1),
+        description="How long an upload (POST /api/v1/uploads) stays usable as its account's"
+        " image_url (seconds or ISO 8601); then its bytes and row are swept.",
+    )
+    max_live_uploads: int = Field(
+        default=100,
+        ge=1,
+        description="Unexpired uploads one account may hold; one more gets 429.",
+    )
+    max_background_edits: int = Field(
+        default=64,
+        ge=1,
+        description="Async edits (`Prefer: respond-async`) running at once in this process;"
+        " one more gets 503 with Retry-After.",
+    )
+    async_shutdown_grace: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a stopping server waits for running async edits before it"
+        " cancels them (they are then failed and refunded, their webhooks sent).",
+    )
+
     # --- playground ---
     playground: bool = Field(
         default=True,
@@ -292,7 +316,9 @@ class Settings(BaseSettings):
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
 
-    @field_validator("output_ttl", "reservation_timeout", "webhook_retention", mode="before")
+    @field_validator(
+        "output_ttl", "reservation_timeout", "webhook_retention", "upload_ttl", mode="before"
+    )
     @classmethod
     def _seconds(cls, value: object) -> object:
         # pydantic reads "3600" as an ISO 8601-ish string and refuses it; the README says

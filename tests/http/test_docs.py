@@ -32,6 +32,8 @@ OPERATIONS = [
     "/api/v1/fetch-many",
     "/api/v1/account",
     "/api/v1/models",
+    "/api/v1/uploads",
+    "/api/v1/uploads/{upload_id}",
 ]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_TIMEOUT = 90

@@ -155,10 +155,15 @@ def finished_status(driver: WebDriver) -> str:
 
 
 def requested_urls(driver: WebDriver) -> list[str]:
-    """Every URL our pages asked for, from the performance log (Network.requestWillBeSent).
+    """Every URL our pages asked for (see `page_requests`)."""
+    return [str(request["url"]) for request in page_requests(driver)]
+
+
+def page_requests(driver: WebDriver) -> list[dict[str, Any]]:
+    """Every request our pages made, from the performance log (Network.requestWillBeSent).
     Requests of the browser's own start page (a chrome:// document, before the test
     navigates) are not the page's."""
-    urls = []
+    requests = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         if message.get("method") != "Network.requestWillBeSent":
@@ -167,8 +172,8 @@ def requested_urls(driver: WebDriver) -> list[str]:
         document = str(params.get("documentURL", ""))
         if document.startswith("chrome://") or document == "about:blank":
             continue
-        urls.append(str(params["request"]["url"]))
-    return urls
+        requests.append(params["request"])
+    return requests
 
 
 def assert_only_this_server(urls: list[str], base: str) -> None:
@@ -277,7 +282,11 @@ async def test_an_edit_from_key_to_before_after(api: Api, tmp_path: Path) -> Non
             }
             driver.execute_script("window.scrollTo(0, 0)")  # balance, form and result
             save_screenshot(driver, tmp_path, "playground-finished.png")
-            found["urls"] = requested_urls(driver)
+            requests = page_requests(driver)
+            found["urls"] = [str(r["url"]) for r in requests]
+            found["edit_body"] = next(
+                r.get("postData") for r in requests if r["url"].endswith("/api/v1/imagine")
+            )
             return found
 
     seen = await asyncio.to_thread(scenario)
@@ -315,7 +324,17 @@ async def test_an_edit_from_key_to_before_after(api: Api, tmp_path: Path) -> Non
     assert_only_this_server(seen["urls"], api.url)
     paths = {urlsplit(u).path for u in seen["urls"]}
     assert {"/playground", "/playground/app.js", "/playground/style.css"} <= paths
-    assert {"/api/v1/account", "/api/v1/models", "/api/v1/imagine"} <= paths
+    assert {"/api/v1/account", "/api/v1/models", "/api/v1/uploads", "/api/v1/imagine"} <= paths
+    # The photo went through uploads; the edit named the upload and every chosen option.
+    edit = json.loads(seen["edit_body"])
+    assert edit["image_url"].startswith(api.url + "/api/v1/uploads/"), edit
+    assert {k: edit[k] for k in ("prompt", "model", "aspect_ratio", "seed", "output_format")} == {
+        "prompt": PROMPT,
+        "model": "flux-kontext-max",
+        "aspect_ratio": "auto",
+        "seed": 7,
+        "output_format": "png",
+    }
     assert (tmp_path / "playground-finished.png").stat().st_size > 10_000
 
 

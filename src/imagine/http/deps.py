@@ -18,6 +18,7 @@ from imagine.http.auth import authenticated_account
 from imagine.metrics import Metrics
 from imagine.storage.store import Store
 from imagine.tasks.pipeline import EditPipeline
+from imagine.uploads.service import Uploads
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Edge:
     models: Sequence[ModelRoute]
     metrics: Metrics
     public_url: str
+    uploads: Uploads
     metrics_token: str | None = None  # when set, /metrics wants `Bearer <token>`
 
 

@@ -174,6 +174,75 @@ FILES: Responses = {
     410: _err("Expired; the bytes are deleted", "File expired"),
 }
 
+UPLOAD_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+UPLOADS: Responses = {
+    **JSON_BODY,
+    201: {
+        "description": "Stored; `image_url` is this account's /imagine input until `expires_at`",
+        **_json_example(
+            {
+                "upload_id": UPLOAD_ID,
+                "image_url": "https://imagine.example.com/api/v1/uploads/" + UPLOAD_ID,
+                "expires_at": "2026-12-01T18:00:00Z",
+                "width": 640,
+                "height": 480,
+                "content_type": "image/png",
+                "bytes": 183424,
+            }
+        ),
+    },
+    400: _err(
+        "No file, a malformed multipart body, or an image that was refused (not a supported"
+        " format, corrupt, too many pixels)",
+        "file is not a supported image (JPEG, PNG, WebP or GIF expected; this is a PDF document)",
+    ),
+    413: _err(
+        "The image is larger than IMAGINE_FETCH_MAX_BYTES (or the body than"
+        " IMAGINE_MAX_BODY_BYTES)",
+        "file must be at most 20971520 bytes",
+    ),
+    415: _err(
+        "Neither multipart/form-data nor a raw image/png, image/jpeg, image/webp or image/gif body",
+        "body must be multipart/form-data with the image in field file (or image), or a raw"
+        " image with Content-Type image/png, image/jpeg, image/webp or image/gif",
+    ),
+    429: _err(
+        "The account holds IMAGINE_MAX_LIVE_UPLOADS unexpired uploads, or too many bodies of"
+        " this key are being received at once",
+        "Too many uploads: at most 100 unexpired uploads per account; wait for older ones to"
+        " expire",
+        headers={"Retry-After": {**RETRY_AFTER, "required": True}},
+    ),
+}
+UPLOAD_GET: Responses = {
+    **UNAUTHORIZED,
+    404: _err("Unknown, expired or another account's upload", "Upload not found"),
+}
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The image (the field may also be named `image`)",
+                        }
+                    },
+                    "required": ["file"],
+                }
+            },
+            **{
+                mime: {"schema": {"type": "string", "format": "binary"}}
+                for mime in ("image/png", "image/jpeg", "image/webp", "image/gif")
+            },
+        },
+    }
+}
+
 WEBHOOK_NAME = "task-ended"
 WEBHOOK_EXAMPLES = {"finished": {"value": FINISHED_TASK}, "failed": {"value": FAILED_TASK}}
 
@@ -247,7 +316,16 @@ def _document_imagine_request(components: dict[str, Any], models: Sequence[str])
 def _restore_examples(schema: dict[str, Any]) -> None:
     """Put back the declared examples verbatim: FastAPI drops their nulls (`"error": null`)."""
     declared: dict[tuple[str, str], Any] = {}
-    for responses in (UNAUTHORIZED, JSON_BODY, IMAGINE, FETCH, FETCH_MANY, FILES):
+    for responses in (
+        UNAUTHORIZED,
+        JSON_BODY,
+        IMAGINE,
+        FETCH,
+        FETCH_MANY,
+        FILES,
+        UPLOADS,
+        UPLOAD_GET,
+    ):
         for status, response in responses.items():
             media = response.get("content", {}).get("application/json", {})
             if "example" in media:

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import anyio.to_thread
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]{16,100}\.(png|jpg)$")
+_NAME = re.compile(r"^[A-Za-z0-9_-]{16,100}\.(png|jpg|webp|gif)$")
 
 
 def new_object_name(extension: str) -> str:

@@ -57,6 +57,7 @@ from imagine.tasks.schemas import ImagineRequest
 from imagine.tasks.settle import enqueue_webhook, fail_and_refund
 from imagine.tasks.validation import EditRequest, validate_imagine
 from imagine.tasks.views import output_url
+from imagine.uploads.service import Uploads
 from imagine.webhooks.signal import OutboxSignal
 
 log = structlog.get_logger(__name__)
@@ -106,6 +107,7 @@ class EditPipeline:
         outbox: OutboxSignal,
         limits: EditLimits,
         public_url: str,
+        uploads: Uploads | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -121,6 +123,8 @@ class EditPipeline:
         self.outbox = outbox
         self.limits = limits
         self.public_url = public_url
+        # Reads `<public_url>/api/v1/uploads/<id>` inputs from the store (never over HTTP).
+        self.uploads = uploads
 
     def validate(self, body: ImagineRequest) -> EditRequest:
         """Check the body against every rule (400 listing all problems)."""
@@ -130,6 +134,7 @@ class EditPipeline:
             max_prompt_chars=self.limits.max_prompt_chars,
             max_data_uri=self.limits.max_data_uri_chars,
             policy=self.fetcher.policy,
+            own_uploads=self.uploads.prefix if self.uploads is not None else None,
         )
 
     def language_warnings(self, prompt: str) -> list[str]:
@@ -236,7 +241,7 @@ class EditPipeline:
     async def _process(
         self, account_id: str, task_id: str, req: EditRequest, engine: Engine, warnings: list[str]
     ) -> Finished:
-        data = await self.fetcher.fetch(req.image_url)
+        data = await self._input(account_id, req.image_url)
         if uses_source(engine):
             # A hosted provider takes the input's bytes as they are (or one fast JPEG): no
             # decode, and no pixels held while the request waits on the upstream.
@@ -296,6 +301,12 @@ class EditPipeline:
             engine=result.engine,
             applied=result.applied,
         )
+
+    async def _input(self, account_id: str, url: str) -> bytes:
+        """The input's bytes: an upload of this account from the store, else fetched."""
+        if self.uploads is not None and self.uploads.is_upload_url(url):
+            return await self.uploads.input_bytes(account_id, url)
+        return await self.fetcher.fetch(url)
 
     async def _native_output(self, result: EditResult, output_format: str) -> bytes:
         """A generative engine's output at its native size: the provider's bytes as they

@@ -92,11 +92,14 @@ def validate_imagine(
     max_prompt_chars: int,
     max_data_uri: int,
     policy: AddressPolicy | None = None,
+    own_uploads: str | None = None,
 ) -> EditRequest:
     """Check every rule; raise ValidationFailed listing all problems at once.
 
     With `policy`, URLs whose host is a literal private address are refused here, before
-    admission (names are checked when they are resolved, at connect time).
+    admission (names are checked when they are resolved, at connect time). An image_url
+    under `own_uploads` (this server's upload prefix) is read from the store, never fetched,
+    so the address policy does not apply to it.
     """
     problems = _text_problems(req)
     if problems:
@@ -126,6 +129,8 @@ def validate_imagine(
             if problem.endswith("http(s) URL")
             else problem
         )
+    elif own_uploads is not None and image_url.startswith(own_uploads):
+        pass
     elif policy is not None and (problem := url_refusal(image_url, policy)) is not None:
         problems.append(problem)
 
