@@ -30,6 +30,7 @@ from imagine.playground.routes import playground_router
 from imagine.services import Services, build_pipeline, build_services, build_uploads
 from imagine.settings import Settings
 from imagine.storage.routes import router as files_router
+from imagine.tasks.background_edits import BackgroundEdits
 from imagine.tasks.routes import router as tasks_router
 from imagine.uploads.routes import router as uploads_router
 
@@ -38,6 +39,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     """Build the ASGI app; pass `services` to inject fakes (clock, store, client)."""
     settings = settings or (services.settings if services else Settings())
     svc = services or build_services(settings)
+    # Async edits (Prefer: respond-async) run here, owned by the lifespan, not the request.
+    background = BackgroundEdits(
+        max_running=settings.max_background_edits, grace=settings.async_shutdown_grace
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,7 +54,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             if settings.run_worker_in_process:
                 tg.start_soon(run_background, svc)
             try:
-                yield
+                async with background.serving():
+                    yield
             finally:
                 tg.cancel_scope.cancel()
         await svc.close()
@@ -67,7 +73,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         sessions=svc.read_sessions,
         clock=svc.clock,
         store=svc.store,
-        pipeline=build_pipeline(svc, uploads=uploads),
+        pipeline=build_pipeline(svc, uploads=uploads, background=background),
         models=list(svc.routes.values()),
         metrics=svc.metrics,
         public_url=settings.resolved_public_url(),

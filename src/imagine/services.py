@@ -33,6 +33,7 @@ from imagine.metrics import Metrics
 from imagine.settings import Settings
 from imagine.storage.object_store import ObjectStoreBackend
 from imagine.storage.store import LocalDirStore, Store
+from imagine.tasks.background_edits import BackgroundEdits
 from imagine.tasks.pipeline import EditLimits, EditPipeline
 from imagine.uploads.service import UploadLimits, Uploads
 from imagine.webhooks.delivery import Deliverer, DeliveryPolicy
@@ -94,8 +95,14 @@ def build_uploads(services: Services) -> Uploads:
     )
 
 
-def build_pipeline(services: Services, *, uploads: Uploads | None = None) -> EditPipeline:
-    """The /imagine pipeline, with exactly the collaborators it uses."""
+def build_pipeline(
+    services: Services,
+    *,
+    uploads: Uploads | None = None,
+    background: BackgroundEdits | None = None,
+) -> EditPipeline:
+    """The /imagine pipeline, with exactly the collaborators it uses (async mode only with
+    `background`, whose lifetime the app's lifespan owns)."""
     settings = services.settings
     return EditPipeline(
         sessions=services.sessions,
@@ -123,6 +130,7 @@ def build_pipeline(services: Services, *, uploads: Uploads | None = None) -> Edi
         ),
         public_url=settings.resolved_public_url(),
         uploads=uploads or build_uploads(services),
+        background=background,
     )
 
 

@@ -142,6 +142,35 @@ IMAGINE: Responses = {
         "prompt is required",
         "aspect_ratio must be one of: " + " ".join(ASPECT_SIZES) + " auto",
     ),
+    202: {
+        "description": "With `Prefer: respond-async`: admitted, finishing in the background;"
+        " poll the `Location` (GET /api/v1/fetch?task_id=…) or POST /api/v1/fetch",
+        "headers": {
+            "Preference-Applied": {
+                "description": "respond-async",
+                "schema": {"type": "string", "enum": ["respond-async"]},
+                "required": True,
+            },
+            "Location": {
+                "description": "/api/v1/fetch?task_id=<task_id>",
+                "schema": {"type": "string"},
+                "required": True,
+            },
+        },
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "task_id": {"type": "string"},
+                        "status": {"type": "string", "enum": ["pending"]},
+                    },
+                    "required": ["task_id", "status"],
+                },
+                "example": {"task_id": TASK_ID, "status": "pending"},
+            }
+        },
+    },
     402: _err("Insufficient credits", "Insufficient credits"),
     422: _err("Content policy violation (with task_id)", "Content policy violation", task_id=True),
     429: _err(
@@ -151,7 +180,8 @@ IMAGINE: Responses = {
     ),
     502: _err("Upstream failure (with task_id)", "Upstream failure", task_id=True),
     503: _err(
-        "Model unavailable, or service busy (then with Retry-After)",
+        "Model unavailable, or service busy (then with Retry-After; also when this server"
+        " runs IMAGINE_MAX_BACKGROUND_EDITS async edits already)",
         "model flux-kontext-max is not available on this server",
         headers={"Retry-After": RETRY_AFTER},
     ),

@@ -52,6 +52,8 @@ from imagine.metrics import Metrics
 from imagine.storage import repository as storage_repo
 from imagine.storage.store import Store, new_object_name
 from imagine.tasks import repository as tasks_repo
+from imagine.tasks.background_edits import BackgroundEdits
+from imagine.tasks.progress import DECODED, ENGINE_DONE, FETCHED, STORED, TaskProgress
 from imagine.tasks.repository import NewTask
 from imagine.tasks.schemas import ImagineRequest
 from imagine.tasks.settle import enqueue_webhook, fail_and_refund
@@ -63,6 +65,7 @@ from imagine.webhooks.signal import OutboxSignal
 log = structlog.get_logger(__name__)
 
 CANCELLED = "Request cancelled before the image was ready (client disconnected)"
+SHUTDOWN = ("Server shut down before the image was ready; submit the edit again", 503)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class EditPipeline:
         limits: EditLimits,
         public_url: str,
         uploads: Uploads | None = None,
+        background: BackgroundEdits | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -125,6 +129,8 @@ class EditPipeline:
         self.public_url = public_url
         # Reads `<public_url>/api/v1/uploads/<id>` inputs from the store (never over HTTP).
         self.uploads = uploads
+        # Runs async edits (Prefer: respond-async) after their 202; None: sync only.
+        self.background = background
 
     def validate(self, body: ImagineRequest) -> EditRequest:
         """Check the body against every rule (400 listing all problems)."""
@@ -149,42 +155,113 @@ class EditPipeline:
     async def run(self, account: Account, req: EditRequest) -> Finished:
         """Run one edit for `account`; an error after admission carries the task_id."""
         warnings = self.language_warnings(req.prompt)
+        engine = self._engine(req)
+        slot = await self._acquire(account, req)
+        try:
+            task_id = await self._admit_counted(account, req)
+            return await self._process_admitted(account.id, task_id, req, engine, warnings)
+        finally:
+            await self._release(account, slot)
+
+    async def start(self, account: Account, req: EditRequest) -> str:
+        """Admit an edit now (every admission error as for `run`: 400, 402, 429, 503) and
+        finish it in the background; returns its task_id at once."""
+        if self.background is None:
+            raise UpstreamUnavailable("async mode is not available on this server")
+        warnings = self.language_warnings(req.prompt)
+        engine = self._engine(req)
+        if not self.background.claim():
+            self.metrics.tasks.labels(req.model.id, "503").inc()
+            raise ServiceBusy("Too many async edits in progress, retry shortly")
+        slot: str | None = None
+        try:
+            slot = await self._acquire(account, req)
+            task_id = await self._admit_counted(account, req, status="pending")
+        except BaseException:
+            if slot is not None:
+                await self._release(account, slot)
+            self.background.unclaim()
+            raise
+        self.background.start(
+            functools.partial(self._in_background, account, req, engine, warnings, task_id, slot)
+        )
+        return task_id
+
+    async def _in_background(
+        self,
+        account: Account,
+        req: EditRequest,
+        engine: Engine,
+        warnings: list[str],
+        task_id: str,
+        slot: str,
+    ) -> None:
+        """An async edit after its 202: failures are settled (failed, refunded, webhook)."""
+        progress = TaskProgress(self.sessions, self.clock, task_id)
+        try:
+            await progress.reach(0, "starting")
+            await self._process_admitted(
+                account.id, task_id, req, engine, warnings, progress=progress, on_cancel=SHUTDOWN
+            )
+        except ImagineError as exc:
+            log.info("async edit failed", task_id=task_id, status=exc.status)
+        finally:
+            # The slot counts against the account's concurrency until the edit has ended.
+            await self._release(account, slot)
+
+    def _engine(self, req: EditRequest) -> Engine:
         engine = self.engines.get(req.model.id)
         if engine is None:
             raise UpstreamUnavailable(f"model {req.model.id} is not available on this server")
+        return engine
+
+    async def _acquire(self, account: Account, req: EditRequest) -> str:
         slot = await self.limiter.acquire(account.id, concurrency_limit(account.plan))
         if slot is None:
             self.metrics.tasks.labels(req.model.id, "429").inc()
             raise RateLimited()
-        try:
-            return await self._admitted(account, req, engine, warnings)
-        finally:
-            with anyio.CancelScope(shield=True):
-                try:
-                    await self.limiter.release(account.id, slot)
-                except Exception:
-                    # Never let bookkeeping turn a charged success (or a failure and its
-                    # task_id) into a 500.
-                    log.exception("could not release the in-flight slot", account=account.id)
+        return slot
 
-    async def _admitted(
-        self, account: Account, req: EditRequest, engine: Engine, warnings: list[str]
-    ) -> Finished:
-        metrics = self.metrics
+    async def _release(self, account: Account, slot: str) -> None:
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.limiter.release(account.id, slot)
+            except Exception:
+                # Never let bookkeeping turn a charged success (or a failure and its
+                # task_id) into a 500.
+                log.exception("could not release the in-flight slot", account=account.id)
+
+    async def _admit_counted(
+        self, account: Account, req: EditRequest, status: str = "processing"
+    ) -> str:
         try:
             # Shielded: a cancellation that lands while the admission commits would leave
             # the reservation held until the orphan sweep, with nobody to release it.
             with anyio.CancelScope(shield=True):
-                task_id = await self._admit(account, req)
+                task_id = await self._admit(account, req, status)
         except InsufficientCredits:
-            metrics.tasks.labels(req.model.id, "402").inc()
+            self.metrics.tasks.labels(req.model.id, "402").inc()
             raise
         log.info("task admitted", task_id=task_id, model=req.model.id, account=account.id)
+        return task_id
+
+    async def _process_admitted(
+        self,
+        account_id: str,
+        task_id: str,
+        req: EditRequest,
+        engine: Engine,
+        warnings: list[str],
+        *,
+        progress: TaskProgress | None = None,
+        on_cancel: tuple[str, int] = (CANCELLED, 499),
+    ) -> Finished:
+        metrics = self.metrics
         started = time.perf_counter()
         outcome = "failed"
         metrics.in_flight.inc()
         try:
-            finished = await self._process(account.id, task_id, req, engine, warnings)
+            finished = await self._process(account_id, task_id, req, engine, warnings, progress)
             outcome = "finished"
             return finished
         except (ImagineError, PoolTimeout) as exc:
@@ -192,7 +269,7 @@ class EditPipeline:
             failure = exc if isinstance(exc, ImagineError) else ServiceBusy()
             with anyio.CancelScope(shield=True):
                 message = failure.messages[0] if failure.messages else "Internal error"
-                await self._fail(account.id, task_id, req.model.price, message, failure.status)
+                await self._fail(account_id, task_id, req.model.price, message, failure.status)
             failure.task_id = task_id
             if failure is exc:
                 raise
@@ -200,9 +277,9 @@ class EditPipeline:
         except BaseException as exc:
             crashed = isinstance(exc, Exception)
             # Not an Exception: cancelled (the client left without a webhook, or shutdown).
-            error, status = ("Internal error", 500) if crashed else (CANCELLED, 499)
+            error, status = ("Internal error", 500) if crashed else on_cancel
             with anyio.CancelScope(shield=True):
-                await self._fail(account.id, task_id, req.model.price, error, status)
+                await self._fail(account_id, task_id, req.model.price, error, status)
             if crashed:
                 log.exception("task crashed", task_id=task_id)
                 raise InternalError(task_id) from exc
@@ -212,7 +289,7 @@ class EditPipeline:
             metrics.tasks.labels(req.model.id, outcome).inc()
             metrics.duration.labels(req.model.id, outcome).observe(time.perf_counter() - started)
 
-    async def _admit(self, account: Account, req: EditRequest) -> str:
+    async def _admit(self, account: Account, req: EditRequest, status: str) -> str:
         now = self.clock.now()
         async with self.sessions.begin() as session:
             task = await tasks_repo.insert_task(
@@ -229,6 +306,7 @@ class EditPipeline:
                     credits=req.model.price,
                 ),
                 now=now,
+                status=status,
             )
             reserved = await accounts_repo.reserve(
                 session, account.id, req.model.price, task_id=task.id, now=now
@@ -239,9 +317,17 @@ class EditPipeline:
             return task.id
 
     async def _process(
-        self, account_id: str, task_id: str, req: EditRequest, engine: Engine, warnings: list[str]
+        self,
+        account_id: str,
+        task_id: str,
+        req: EditRequest,
+        engine: Engine,
+        warnings: list[str],
+        progress: TaskProgress | None = None,
     ) -> Finished:
         data = await self._input(account_id, req.image_url)
+        if progress is not None:
+            await progress.reach(FETCHED)
         if uses_source(engine):
             # A hosted provider takes the input's bytes as they are (or one fast JPEG): no
             # decode, and no pixels held while the request waits on the upstream.
@@ -252,10 +338,12 @@ class EditPipeline:
                 limiter=self.decode_slots,
             )
             del data
+            if progress is not None:
+                await progress.reach(DECODED)
             ratio = _ratio_for(req.aspect_ratio, source.info.width, source.info.height)
             options = _options(req, ratio)
-            result = await engine.edit(
-                placeholder_image(), req.prompt, replace(options, source=source)
+            result = await _edit(
+                engine, placeholder_image(), req.prompt, replace(options, source=source), progress
             )
             del source
             encoded = await self._native_output(result, req.output_format)
@@ -268,13 +356,17 @@ class EditPipeline:
                 limiter=self.decode_slots,
             )
             del data
+            if progress is not None:
+                await progress.reach(DECODED)
             options = _options(req, ratio)
             width, height = options.width, options.height
-            result = await engine.edit(prepared, req.prompt, options)
+            result = await _edit(engine, prepared, req.prompt, options, progress)
             del prepared
             encoded = await anyio.to_thread.run_sync(
                 _finish_image, result.image, width, height, req.output_format
             )
+        if progress is not None:
+            await progress.reach(ENGINE_DONE)
         name = new_object_name("png" if req.output_format == "png" else "jpg")
         all_warnings = warnings + result.warnings
         # Storing and committing are one short step that a cancellation (client gone,
@@ -282,6 +374,8 @@ class EditPipeline:
         # stored file its row.
         with anyio.CancelScope(shield=True):
             await self.store.put(name, encoded)
+            if progress is not None:
+                await progress.reach(STORED)
             try:
                 await self._finish(
                     account_id, task_id, req, name, len(encoded), all_warnings, result
@@ -380,6 +474,30 @@ class EditPipeline:
             log.exception("could not fail and refund the task now", task_id=task_id)
             return
         self.outbox.notify()
+
+
+async def _edit(
+    engine: Engine,
+    image: Image.Image,
+    prompt: str,
+    options: EditOptions,
+    progress: TaskProgress | None,
+) -> EditResult:
+    """`engine.edit`, with the engine's progress written to the task while it runs."""
+    if progress is None:
+        return await engine.edit(image, prompt, options)
+    options = replace(options, progress=progress.engine_fraction)
+    results: list[EditResult] = []
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(progress.follow_engine)
+            results.append(await engine.edit(image, prompt, options))
+            group.cancel_scope.cancel()
+    except BaseExceptionGroup as group_error:
+        if len(group_error.exceptions) == 1:
+            raise group_error.exceptions[0] from None
+        raise
+    return results[0]
 
 
 def _options(req: EditRequest, ratio: str) -> EditOptions:

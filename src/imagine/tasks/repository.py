@@ -30,8 +30,11 @@ class NewTask:
     credits: int
 
 
-async def insert_task(session: AsyncSession, new: NewTask, *, now: datetime) -> Task:
-    """Create a task that is running and holds a reservation of `new.credits`."""
+async def insert_task(
+    session: AsyncSession, new: NewTask, *, now: datetime, status: str = "processing"
+) -> Task:
+    """Create a task that is running (or `pending`, for an async edit) and holds a
+    reservation of `new.credits`."""
     task = Task(
         id=str(uuid.uuid4()),
         account_id=new.account_id,
@@ -43,7 +46,7 @@ async def insert_task(session: AsyncSession, new: NewTask, *, now: datetime) -> 
         seed=new.seed,
         webhook_url=new.webhook_url,
         webhook_secret=new.webhook_secret,
-        status="processing",
+        status=status,
         percentage=0,
         credits_reserved=new.credits,
         charge_state="reserved",
@@ -122,6 +125,22 @@ async def fail_task(
         error_status=error_status,
         updated_at=now,
         finished_at=now,
+    )
+
+
+async def set_progress(
+    session: AsyncSession, task_id: str, percentage: int, status: str, *, now: datetime
+) -> None:
+    """A running task's status and percentage; never lowers the percentage, never touches
+    a task that has ended."""
+    await session.execute(
+        update(Task)
+        .where(
+            Task.id == task_id,
+            Task.status.not_in(TERMINAL),
+            Task.percentage <= percentage,
+        )
+        .values(status=status, percentage=percentage, updated_at=now)
     )
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine.errors import NotFound, ValidationFailed
 from imagine.http import openapi
@@ -26,12 +29,44 @@ router = APIRouter(prefix="/api/v1", tags=["tasks"])
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+PREFER = Header(
+    description="`respond-async`: answer `202` with the task_id at once (after admission:"
+    " validation, credits, limits) and finish in the background; poll `/api/v1/fetch`."
+)
+
+
+def wants_async(prefer: str | None) -> bool:
+    """Whether a `Prefer` header (RFC 7240) asks for `respond-async`."""
+    if not prefer:
+        return False
+    for preference in prefer.split(","):
+        name = preference.split(";", 1)[0].split("=", 1)[0].strip().lower()
+        if name == "respond-async":
+            return True
+    return False
+
+
 @router.post("/imagine", response_model=ImagineResponse, responses=openapi.IMAGINE)
 async def imagine(
-    body: ImagineRequest, account: AccountDep, pipeline: PipelineDep, request: Request
-) -> ImagineResponse:
-    """Edit an image from an English instruction; answers with the finished image."""
+    body: ImagineRequest,
+    account: AccountDep,
+    pipeline: PipelineDep,
+    request: Request,
+    prefer: Annotated[str | None, PREFER] = None,
+) -> ImagineResponse | JSONResponse:
+    """Edit an image from an English instruction; answers with the finished image (or, with
+    `Prefer: respond-async`, `202` and a task to poll)."""
     req = pipeline.validate(body)
+    if wants_async(prefer):
+        task_id = await pipeline.start(account, req)
+        return JSONResponse(
+            {"task_id": task_id, "status": "pending"},
+            status_code=202,
+            headers={
+                "preference-applied": "respond-async",
+                "location": f"/api/v1/fetch?task_id={task_id}",
+            },
+        )
     if req.webhook_url:
         # The result also travels by webhook: finish even if the client stops waiting.
         done = await pipeline.run(account, req)
@@ -53,14 +88,34 @@ async def fetch(
     body: FetchRequest, account: AccountDep, sessions: SessionsDep, public_url: PublicUrlDep
 ) -> TaskObject:
     """One task of the caller's account."""
-    if body.task_id is None or not body.task_id.strip():
+    return await _one_task(body.task_id, account.id, sessions, public_url)
+
+
+@router.get("/fetch", response_model=TaskObject, responses=openapi.FETCH)
+async def fetch_by_query(
+    account: AccountDep,
+    sessions: SessionsDep,
+    public_url: PublicUrlDep,
+    task_id: Annotated[str | None, Query()] = None,
+) -> TaskObject:
+    """One task of the caller's account, by query (the `Location` of an async `202`)."""
+    return await _one_task(task_id, account.id, sessions, public_url)
+
+
+async def _one_task(
+    task_id: str | None,
+    account_id: str,
+    sessions: async_sessionmaker[AsyncSession],
+    public_url: str,
+) -> TaskObject:
+    if task_id is None or not task_id.strip():
         raise ValidationFailed("task_id is required")
-    task_id = body.task_id.strip()
+    task_id = task_id.strip()
     if not _UUID.match(task_id):
         raise NotFound("Task not found")
     async with sessions() as session:
         task = await tasks_repo.get_task(session, task_id.lower())
-    if task is None or task.account_id != account.id:
+    if task is None or task.account_id != account_id:
         raise NotFound("Task not found")
     return task_object(task, public_url)
 

@@ -158,3 +158,16 @@ def test_long_gibberish_gives_a_short_warning() -> None:
     _, warnings = render(tiny, words, 0)
     assert len(warnings) == 1 and len(warnings[0]) < 600
     assert "zorp0" in warnings[0] and "and 7 more" in warnings[0]
+
+
+def test_render_reports_progress_per_edit() -> None:
+    """The offline engine's progress: the fraction of edits done, rising to 1."""
+    heard: list[float] = []
+    image = Image.new("RGB", (64, 64), (120, 80, 40))
+    render_report(
+        image, "make it black and white, blur it and add a vignette", 1, progress=heard.append
+    )
+    assert heard[0] == 0.0
+    assert heard[-1] == 1.0
+    assert heard == sorted(heard)
+    assert any(0 < f < 1 for f in heard)

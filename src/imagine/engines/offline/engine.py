@@ -34,6 +34,8 @@ class OfflineEngine:
         """
         stop = options.cancel if options.cancel is not None else threading.Event()
         work = partial(render_report, image, prompt, options.seed, stop.is_set)
+        if options.progress is not None:
+            work = partial(work, progress=options.progress)
         try:
             done = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
         except anyio.get_cancelled_exc_class():

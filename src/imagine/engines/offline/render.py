@@ -119,17 +119,25 @@ def limit_edits(edits: Sequence[Edit], most: int = MAX_EDITS) -> tuple[list[Edit
 
 
 def _apply_all(
-    rgb: U8, edits: list[Edit], seed: int, cancelled: Callable[[], bool]
+    rgb: U8,
+    edits: list[Edit],
+    seed: int,
+    cancelled: Callable[[], bool],
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[U8, list[str], list[str]]:
     ctx = Context(original=rgb, rng=np.random.default_rng(seed))
     canvas: U8 = rgb
     notes: list[str] = []
     applied: list[str] = []
+    done = 0
     for spec in FAMILIES:
         family, fn = spec.family, spec.apply
         for edit in (e for e in edits if e.family == family):
             if cancelled():
                 raise RenderCancelled
+            if progress is not None:
+                progress(done / len(edits))  # the edits before this one are done
+            done += 1
             try:
                 if family in _WHOLE_CANVAS or canvas.shape[2] == 3:
                     out = fn(canvas, edit, ctx)
@@ -189,13 +197,17 @@ def render_report(
     instruction: str,
     seed: int | None,
     cancelled: Callable[[], bool] = _never,
+    progress: Callable[[float], None] | None = None,
 ) -> Rendered:
-    """`render`, also saying which edits were applied; with none, the input comes back."""
+    """`render`, also saying which edits were applied; with none, the input comes back.
+    `progress`, when given, hears the fraction of the edits done before each one."""
     parsed = parse(instruction if isinstance(instruction, str) else "")
     edits, capped = limit_edits(parsed.edits)
     rgb = np.array(image.convert("RGB"), dtype=np.uint8)
     # numpy wants a non-negative seed; fold any int (negative, huge) into 64 bits
-    canvas, warnings, applied = _apply_all(rgb, edits, (seed or 0) % 2**64, cancelled)
+    canvas, warnings, applied = _apply_all(rgb, edits, (seed or 0) % 2**64, cancelled, progress)
+    if progress is not None:
+        progress(1.0)
     warnings[:0] = capped
     if parsed.unrecognised:
         quoted = _quote(parsed.unrecognised)
