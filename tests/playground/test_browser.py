@@ -291,9 +291,13 @@ async def test_an_edit_from_key_to_before_after(api: Api, tmp_path: Path) -> Non
 
     seen = await asyncio.to_thread(scenario)
 
-    # Live status: the run was shown from its first state to finished at 100 %.
-    assert seen["log"][0] in ("uploading", "submitting"), seen["log"]
-    assert seen["log"][-1] == "finished 100%", seen["log"]
+    # Live status: the upload, then the async task (202 pending) polled until finished at
+    # 100 %, its percentage never going back.
+    log = seen["log"]
+    assert log[:3] == ["uploading", "submitting", "pending 0%"], log
+    assert log[-1] == "finished 100%", log
+    percentages = [int(line.rsplit(" ", 1)[1].rstrip("%")) for line in log[2:]]
+    assert percentages == sorted(percentages), log
     assert seen["progress"] == "100"
     # auto: a 4:3 photo gives the 4:3 size of the contract's table.
     assert seen["size"] == [1168, 880]
