@@ -459,3 +459,47 @@ async def test_phone_sized_keyboard_only_history_and_expiry(
     assert_only_this_server(seen["urls"], api.url)
     account = (await api.client.get("/api/v1/account", headers={"Authorization": key})).json()
     assert account["credits"] == 50 - 4
+
+
+async def test_a_synchronous_answer_is_shown_too(api: Api, tmp_path: Path) -> None:
+    """A server that answers the edit at once (200, as without `Prefer: respond-async`)
+    gets the same result view; the wait is shown as an indeterminate progress bar."""
+    key = await api.account(credits=100)
+    picture = photo(tmp_path / "square.jpg", (640, 640))
+
+    def scenario() -> dict[str, Any]:
+        with browser(tmp_path, 1280, 900) as driver:
+            driver.get(api.url + "/playground")
+            enter_key(driver, key)
+            wait(driver, lambda d: visible(d, "workspace"), "the workspace")
+            # As an older server would: the edit request goes without the async preference.
+            # While it is in flight, note whether the progress bar is indeterminate.
+            driver.execute_script(
+                "const original = window.fetch;"
+                " window.fetch = (path, init) => {"
+                "   if (path === '/api/v1/imagine') {"
+                "     delete init.headers.Prefer;"
+                "     window.waitShown = !document.getElementById('progress')"
+                "       .hasAttribute('value'); }"
+                "   return original(path, init); };"
+            )
+            driver.find_element(By.ID, "file").send_keys(str(picture))
+            driver.find_element(By.ID, "prompt").send_keys("make it sepia")
+            driver.find_element(By.ID, "run").click()
+            status = finished_status(driver)
+            wait(driver, lambda d: visible(d, "result"), "the result")
+            return {
+                "indeterminate": driver.execute_script("return window.waitShown"),
+                "status": status,
+                "error": text(driver, "error"),
+                "log": [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#status-log li")],
+                "credits_used": text(driver, "credits-used"),
+                "engine": text(driver, "engine"),
+            }
+
+    seen = await asyncio.to_thread(scenario)
+    assert seen["status"] == "finished", seen["error"]
+    assert seen["indeterminate"] is True
+    assert seen["log"] == ["uploading", "submitting", "finished 100%"]
+    assert seen["credits_used"] == "8"  # the 200 answer's credits_used
+    assert seen["engine"] == "offline"
