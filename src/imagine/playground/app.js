@@ -138,7 +138,12 @@
     show($("key-section"), false);
     show($("account"), true);
     show($("workspace"), true);
-    await loadModels();
+    try {
+      await loadModels();
+      setError($("catalog-error"), "");
+    } catch (e) {
+      setError($("catalog-error"), `The models could not be loaded: ${e.message}`);
+    }
     renderHistory();
     refreshHistory();
   }
@@ -171,6 +176,9 @@
     save(HISTORY_STORE, null);
     state.key = null;
     state.credits = null;
+    state.upload = null;
+    known.clear();
+    refreshed = false;
     show($("workspace"), false);
     show($("account"), false);
     show($("key-section"), true);
@@ -517,6 +525,7 @@
   }
 
   const known = new Map(); // task_id → latest task object seen this visit
+  let refreshed = false; // whether `known` holds the server's answer yet
 
   function renderHistory() {
     const list = history();
@@ -561,7 +570,8 @@
       const meta = document.createElement("p");
       meta.className = "hint";
       const when = new Date(h.at);
-      const status = task ? (task.status === "failed" ? `failed: ${task.error || ""}` : task.status) : "not found for this key";
+      let status = refreshed ? "not found for this key" : "loading…";
+      if (task) status = task.status === "failed" ? `failed: ${task.error || ""}` : task.status;
       meta.textContent = `${h.model} · ${isNaN(when) ? "" : when.toLocaleString()} · ${status}`;
       text.append(prompt, meta);
       li.append(thumb, text);
@@ -587,6 +597,7 @@
       }
       known.clear();
       for (const t of tasks) known.set(t.task_id, t);
+      refreshed = true;
       renderHistory();
     } catch (e) {
       setError($("history-error"), `The history could not be refreshed: ${e.message}`);
