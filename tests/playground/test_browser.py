@@ -138,9 +138,15 @@ def enter_key(driver: WebDriver, key: str) -> None:
 
 def history_state(driver: WebDriver) -> str:
     """The newest history entry's state, scrolled into view (thumbnails load lazily)."""
-    entry = driver.find_element(By.CSS_SELECTOR, "#history li")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", entry)
-    return str(entry.get_attribute("data-state"))
+    # One script: the page re-renders the list when the history refreshes.
+    return str(
+        driver.execute_script(
+            "const li = document.querySelector('#history li');"
+            " if (!li) return null;"
+            " li.scrollIntoView({block: 'center'});"
+            " return li.dataset.state"
+        )
+    )
 
 
 def finished_status(driver: WebDriver) -> str:
@@ -259,7 +265,10 @@ async def test_an_edit_from_key_to_before_after(api: Api, tmp_path: Path) -> Non
             divider.send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT)
             clip = driver.execute_script("return arguments[0].style.clipPath", after)
             wait(driver, lambda d: history_state(d) == "ready", "the history thumbnail")
-            history = driver.find_elements(By.CSS_SELECTOR, "#history li")
+            history = driver.execute_script(
+                "return [...document.querySelectorAll('#history li')]"
+                ".map(li => [li.dataset.taskId, li.innerText])"
+            )
             found = {
                 "log": log,
                 "progress": progress,
@@ -275,7 +284,7 @@ async def test_an_edit_from_key_to_before_after(api: Api, tmp_path: Path) -> Non
                 "download": driver.find_element(By.ID, "download").get_attribute("href"),
                 "after_src": after.get_attribute("src"),
                 "clip": clip,
-                "history": [(li.get_attribute("data-task-id"), li.text) for li in history],
+                "history": history,
                 "stored_key": driver.execute_script(
                     "return localStorage.getItem('imagine.playground.key')"
                 ),
@@ -430,7 +439,9 @@ async def test_phone_sized_keyboard_only_history_and_expiry(
             driver.refresh()  # the saved key opens the workspace again
             wait(driver, lambda d: visible(d, "workspace"), "the workspace after reload")
             wait(driver, lambda d: history_state(d) == "expired", "the expired thumbnail")
-            found["expired_text"] = driver.find_element(By.CSS_SELECTOR, "#history .thumb").text
+            found["expired_text"] = driver.execute_script(
+                "return document.querySelector('#history .thumb').innerText"
+            )
             forget = driver.find_element(By.ID, "forget-key")
             forget.send_keys(Keys.ENTER)
             wait(driver, lambda d: visible(d, "key-section"), "the key form again")
