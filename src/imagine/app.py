@@ -27,6 +27,7 @@ from imagine.http.headers import ApiHeadersMiddleware
 from imagine.http.openapi import install_openapi
 from imagine.http.ops import router as ops_router
 from imagine.openai_compat.routes import router as openai_router
+from imagine.playground.routes import playground_router
 from imagine.services import (
     Services,
     build_idempotency,
@@ -123,4 +124,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         openai_router,
     ):
         app.include_router(router)
+    if settings.playground:
+        app.include_router(playground_router(settings.resolved_public_url()))
     return app

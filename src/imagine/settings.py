@@ -318,6 +318,13 @@ class Settings(BaseSettings):
         " Idempotency-Key to finish (then it replays the outcome, or answers 409).",
     )
 
+    # --- playground ---
+    playground: bool = Field(
+        default=True,
+        description="Serve the browser playground at /playground (and redirect / there); off"
+        " for API-only deployments (both answer 404).",
+    )
+
     # --- logging ---
     log_level: str = Field(
         default="INFO",
