@@ -12,6 +12,8 @@ from imagine.engines.offline.colours import Colour
 from imagine.engines.offline.families import filters
 from imagine.engines.offline.render import FAMILIES
 from imagine.engines.offline.rules import OPS, Edit, Family, ToneOp
+from imagine.engines.offline.vision.base import Detection, Vision
+from imagine.engines.offline.vision.fakes import FakeDetector, FakeSegmenter
 from tests.engines.offline.support import ctx_for
 
 HANDLED = {spec.family: spec.ops for spec in FAMILIES}
@@ -40,10 +42,13 @@ def test_every_handler_runs_on_a_tiny_picture() -> None:
     rgb = np.full((24, 32, 3), 120, np.uint8)
     rgb[6:18, 8:24] = (200, 40, 30)
     red = Colour("red", (220, 30, 30))
+    # object edits ("blur the person", "crop to the person") need a detector: a fake one
+    colourful = FakeSegmenter(lambda img: (np.ptp(img, axis=2) > 50).astype(np.float32))
+    vision = Vision(FakeDetector([Detection("person", 0.9, (8, 6, 24, 18))]), colourful)
     for spec in FAMILIES:
         for op in OPS[spec.family]:
-            edit = Edit(spec.family, op, colour=red, text="Hi")
-            out = spec.apply(rgb, edit, ctx_for(rgb))
+            edit = Edit(spec.family, op, colour=red, text="Hi", target="person")
+            out = spec.apply(rgb, edit, ctx_for(rgb, vision=vision))
             assert out.shape[:2] in ((24, 32), (32, 24)), f"{spec.family}.{op}"
 
 

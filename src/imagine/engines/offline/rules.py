@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from imagine.engines.offline.colours import COLOUR_RE, FINISHES, Colour, colour_from_match
+from imagine.engines.offline.vision.labels import coco_classes
 
 Family = Literal["subject", "tone", "filters", "weather", "geometry", "text"]
 Span = tuple[int, int]
@@ -23,6 +24,7 @@ class SubjectOp(StrEnum):
     BACKGROUND_COLOUR = "background_colour"
     BACKGROUND_GRAY = "background_gray"
     REMOVE_BACKGROUND = "remove_background"
+    OBJECT_BLUR = "object_blur"
 
 
 class ToneOp(StrEnum):
@@ -70,6 +72,7 @@ class GeometryOp(StrEnum):
     ROTATE = "rotate"
     FLIP = "flip"
     ZOOM = "zoom"
+    CROP_TO = "crop_to"
 
 
 class TextOp(StrEnum):
@@ -134,6 +137,12 @@ _SCENERY = frozenset(
         "sky skies road street ground floor wall walls grass water sea ocean lake river trees "
         "tree clouds cloud mountains mountain hills field building buildings"
     )
+)
+# An object a detector can find: one word, or a class of two words ("teddy bear"), or a
+# person's face(s) ("the man's face")
+_OBJECT = (
+    r"(?P<thing>[a-z]+(?: (?:faces?|heads?|bear|glass|ball|light|plant|table|phone|hydrant"
+    r"|sign|meter|bat|glove|racket|dog|drier))?)"
 )
 _THING_NOISE = frozenset(_words("a an the glossy matte metallic shiny finish paint coat look"))
 _GROUND = r"(?:road|street|ground|floor|pavement|asphalt|tarmac|sidewalk|path|surface)"
@@ -220,6 +229,17 @@ RULES: tuple[Rule, ...] = (
         r"|\bbackground (?:blur(?:red|ry)?|out of focus|soft)\b|\bbokeh\b|\bportrait mode\b"
         r"|\bshallow (?:depth of field|focus)\b|\bdepth of field\b"
         rf"|\bblur (?:everything )?(?:except|but|behind|around) {_DET}\w+\b",
+    ),
+    # "blur the faces", "crop to the cat": only when the word names an object (else the
+    # whole-image blur / zoom rules below read the clause)
+    _r(
+        SubjectOp.OBJECT_BLUR,
+        rf"\b(?:blur(?:red)?|pixel+ate|anonymi[sz]e|obscure) (?:out )?(?:all )?{_DET}{_OBJECT}\b",
+    ),
+    _r(
+        GeometryOp.CROP_TO,
+        rf"\b(?:crop|frame|zoom(?: in)?|cut) (?:it |the (?:image|photo|picture) )?"
+        rf"(?:to|around|on|onto) (?:just )?{_DET}{_OBJECT}\b",
     ),
     _r(
         SubjectOp.RECOLOUR,
@@ -399,6 +419,11 @@ def build(
     edit = Edit(rule.family, rule.op, amount=amount, colour=colour)
     if rule.op is SubjectOp.RECOLOUR and colour is not None:
         return _recolour_edit(groups.get("thing") or "", colour, match[0], amount, spans)
+    if rule.op in (SubjectOp.OBJECT_BLUR, GeometryOp.CROP_TO):
+        thing = groups.get("thing") or ""
+        if not coco_classes(thing):
+            return None, []
+        return Edit(rule.family, rule.op, amount=amount, target=thing), spans
     if rule.op is GeometryOp.ROTATE:
         for pattern in (_ANGLE_RE, _CCW_RE, _CW_RE):
             found = pattern.search(text)
