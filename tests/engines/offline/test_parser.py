@@ -226,3 +226,29 @@ def test_finish_named_before_the_colour_phrase() -> None:
 
 def test_neutral_tint_of_the_whole_image() -> None:
     assert ops("make it blue") == ["tint"]
+
+
+@pytest.mark.parametrize(
+    ("instruction", "op", "target"),
+    [
+        ("blur the faces", "object_blur", "faces"),
+        ("pixelate the people", "object_blur", "people"),
+        ("blur out the man's face", "object_blur", "man face"),
+        ("anonymize the pedestrians", "object_blur", "pedestrians"),
+        ("crop to the cat", "crop_to", "cat"),
+        ("zoom in on the motorcycle", "crop_to", "motorcycle"),
+        ("crop around the teddy bear", "crop_to", "teddy bear"),
+    ],
+)
+def test_object_edits_name_their_object(instruction: str, op: str, target: str) -> None:
+    parsed = parse(instruction)
+    assert [(e.op, e.target) for e in parsed.edits] == [(op, target)]
+    assert parsed.unrecognised == ()
+
+
+@pytest.mark.parametrize(
+    ("instruction", "op"),
+    [("blur the image", "blur"), ("blur the photo a bit", "blur"), ("zoom in", "zoom")],
+)
+def test_whole_image_blur_and_zoom_stay_whole_image(instruction: str, op: str) -> None:
+    assert ops(instruction) == [op]

@@ -148,6 +148,7 @@ def _background_gray(rgb: U8, ctx: Context) -> U8:
 def _object_blur(rgb: U8, edit: Edit, ctx: Context) -> U8:
     """Blur the named objects beyond recognition (faces, people, number plates' cars): the
     mask is grown a little so no sharp rim of the object survives."""
+    ctx.objects(edit.target)  # a detector must vouch for the object: never a guessed subject
     mask = np.asarray(ctx.object_mask(edit.target) > 0.3, np.uint8)
     side = max(rgb.shape[:2])
     grow = max(3, round(0.015 * side)) | 1
