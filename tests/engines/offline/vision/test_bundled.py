@@ -99,6 +99,7 @@ def test_blur_the_person_hides_the_face(bundled_vision: Vision) -> None:
     astronaut = skdata.astronaut()  # 512×512, her face around rows 40–170, columns 150–260
     done = render_report(Image.fromarray(astronaut), "blur the face", 0, vision=bundled_vision)
     assert done.applied == ["blur face"]
+    assert done.warnings == ["offline engine has no face detector: blurred the whole person"]
     face = np.zeros(astronaut.shape[:2], bool)
     face[40:170, 150:260] = True
     assert hf_energy(np.asarray(done.image), face) < 0.1 * hf_energy(astronaut, face)
