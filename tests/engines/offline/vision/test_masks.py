@@ -92,3 +92,11 @@ def test_masks_are_computed_once_per_render() -> None:
     ctx.subject_mask()
     assert detector.calls == 1
     assert segmenter.calls == 2  # the cat's box, and the whole picture for the subject
+
+
+def test_without_detections_the_salient_object_is_the_subject() -> None:
+    rgb = two_discs()
+    segmenter = FakeSegmenter()
+    subject = ctx_for(rgb, vision=Vision(FakeDetector([]), segmenter)).subject_mask()
+    assert subject[60, 50] > 0.9 and subject[60, 150] > 0.9 and subject[5, 100] < 0.05
+    assert segmenter.calls == 1

@@ -89,22 +89,21 @@ class SceneMasks:
         return out
 
     def subject(self) -> F32 | None:
-        """The main subject(s): the salient object plus every confident detection of a
-        thing (not furniture under it); None when nothing stands out."""
+        """The main subject(s): the salient object (what stands out, known to the detector
+        or not: the astronaut's helmet, a rocket) plus every confident detection of a thing
+        (not the furniture under it) that it does not already cover; None when nothing
+        stands out."""
         if self._subject is None:
-            salient = refine(self._rgb, self._vision.segmenter.mask(self._rgb))
-            mask = salient.copy()
-            hard = salient > 0.5
-            picked = 0
-            for detection in self.detections():
-                if picked >= MAX_SUBJECTS:
-                    break
-                if detection.score < SUBJECT_SCORE or detection.label in SCENERY_CLASSES:
-                    continue
+            mask = refine(self._rgb, self._vision.segmenter.mask(self._rgb))
+            hard = mask > 0.5
+            picked = [
+                d
+                for d in self.detections()
+                if d.score >= SUBJECT_SCORE and d.label not in SCENERY_CLASSES
+            ]
+            for detection in picked[:MAX_SUBJECTS]:
                 x0, y0, x1, y1 = detection.box
-                if float(hard[y0:y1, x0:x1].mean()) >= _COVERED:
-                    continue
-                np.maximum(mask, self.box_mask(detection), out=mask)
-                picked += 1
+                if float(hard[y0:y1, x0:x1].mean()) < _COVERED:  # else: adds nothing, skip
+                    np.maximum(mask, self.box_mask(detection), out=mask)
             self._subject = mask
         return self._subject if float((self._subject > 0.5).mean()) >= _MIN_SUBJECT else None
