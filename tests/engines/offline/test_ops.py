@@ -41,9 +41,10 @@ def test_every_op_of_the_op_table_has_a_handler() -> None:
 def test_every_handler_runs_on_a_tiny_picture() -> None:
     rgb = np.full((24, 32, 3), 120, np.uint8)
     rgb[6:18, 8:24] = (200, 40, 30)
+    rgb[:5] = (90, 140, 220)  # a strip of sky for "make the sky …"
     red = Colour("red", (220, 30, 30))
     # object edits ("blur the person", "crop to the person") need a detector: a fake one
-    colourful = FakeSegmenter(lambda img: (np.ptp(img, axis=2) > 50).astype(np.float32))
+    colourful = FakeSegmenter(lambda img: (img[..., 0] > img[..., 2].astype(int) + 50) * 1.0)
     vision = Vision(FakeDetector([Detection("person", 0.9, (8, 6, 24, 18))]), colourful)
     for spec in FAMILIES:
         for op in OPS[spec.family]:

@@ -212,9 +212,15 @@ def test_parse_never_raises_on_near_miss_instructions(words: list[str]) -> None:
 
 
 def test_scenery_targets_are_not_painted_as_the_subject() -> None:
-    parsed = parse("make the sky purple")
+    parsed = parse("make the road purple")
     assert parsed.edits == ()
-    assert parsed.unrecognised == ("make the sky purple",)
+    assert parsed.unrecognised == ("make the road purple",)
+
+
+def test_the_sky_is_its_own_edit_never_the_subject() -> None:
+    # found by a heuristic where it is confident (vision/sky.py), else a warning
+    (edit,) = parse("make the sky purple").edits
+    assert edit.op == "sky_colour" and edit.colour is not None and edit.colour.name == "purple"
 
 
 def test_finish_named_before_the_colour_phrase() -> None:

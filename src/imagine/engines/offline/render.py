@@ -17,6 +17,7 @@ from imagine.engines.offline.subject import (
     NoDetector,
     ObjectNotFound,
     PartNotFound,
+    RegionNotFound,
     SubjectNotFound,
 )
 from imagine.engines.offline.vision.base import Vision
@@ -76,6 +77,8 @@ def label(edit: Edit) -> str:
         return f"blur {edit.target}"
     if edit.op is GeometryOp.CROP_TO:
         return f"crop to {edit.target}"
+    if edit.op is SubjectOp.SKY_COLOUR:
+        return f"sky → {paint}"
     if edit.op is SubjectOp.BACKGROUND_COLOUR:
         return f"background → {paint}"
     if edit.op is ToneOp.TINT:
@@ -173,6 +176,12 @@ def _apply_all(
                 notes.append(
                     f'offline engine cannot find "{missing.word}" (no object detector: the'
                     f' `vision` extra is not installed): "{label(edit)}" not applied'
+                )
+                continue
+            except RegionNotFound as why:
+                notes.append(
+                    f"offline engine cannot find the sky with confidence ({why}): "
+                    f'"{label(edit)}" not applied'
                 )
                 continue
             except SubjectNotFound as why:

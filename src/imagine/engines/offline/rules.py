@@ -25,6 +25,7 @@ class SubjectOp(StrEnum):
     BACKGROUND_GRAY = "background_gray"
     REMOVE_BACKGROUND = "remove_background"
     OBJECT_BLUR = "object_blur"
+    SKY_COLOUR = "sky_colour"
 
 
 class ToneOp(StrEnum):
@@ -131,7 +132,8 @@ _DET = r"(?:(?:the|a|an|my|this|that|his|her|their|its|our|your) )?"
 _VERB = r"(?:change|make|paint|turn|recolou?r|colou?r|set|dye|repaint|spray|switch|convert|give)"
 _THING = r"(?P<thing>[a-z][a-z0-9]*(?: [a-z][a-z0-9]*){0,4}?)"
 # Parts of a scene, not a subject: without a segmentation model the engine cannot find them,
-# so "make the sky purple" is reported as not understood rather than painting the subject.
+# so "make the road purple" is reported as not understood rather than painting the subject
+# (the sky has its own heuristic: SKY_COLOUR).
 _SCENERY = frozenset(
     _words(
         "sky skies road street ground floor wall walls grass water sea ocean lake river trees "
@@ -443,6 +445,8 @@ def _recolour_edit(
     thing: str, colour: Colour, phrase: str, amount: float, spans: list[Span]
 ) -> tuple[Edit | None, list[Span]]:
     words = thing.split()
+    if words and words[-1] in ("sky", "skies"):  # a heuristic finds it, where it is sure
+        return Edit("subject", SubjectOp.SKY_COLOUR, amount=amount, colour=colour), spans
     if any(w in _SCENERY for w in words):
         return None, []
     if colour.finish == "plain":  # "a glossy finish in racing green": finish before the thing

@@ -12,6 +12,7 @@ from imagine.engines.offline.imaging import F32, U8, guided_filter
 from imagine.engines.offline.vision.base import Detection, Vision
 from imagine.engines.offline.vision.labels import coco_classes, object_word
 from imagine.engines.offline.vision.masks import SceneMasks
+from imagine.engines.offline.vision.sky import find_sky
 
 WORK_SIDE = 192  # GrabCut cost grows with pixels; the mask is refined at full size afterwards
 _MIN_FRACTION = 0.005  # thin subjects (a rocket on its pad) are legitimately small
@@ -38,6 +39,10 @@ class ObjectNotFound(Exception):
     def __init__(self, word: str) -> None:
         super().__init__(word)
         self.word = word
+
+
+class RegionNotFound(Exception):
+    """A region of the scene (the sky) could not be found confidently; str() says why."""
 
 
 class NoDetector(Exception):
@@ -215,3 +220,13 @@ class Context:
                 )
             return self.subject_mask()
         return scene.union(self.objects(target))
+
+    def sky_mask(self) -> F32:
+        """The sky, where the heuristic is confident; RegionNotFound otherwise."""
+        scene = self.scene()
+        if scene is None:
+            raise RegionNotFound("it needs the vision models to rule out objects")
+        sky = find_sky(self.original, scene)
+        if sky is None:
+            raise RegionNotFound("no clear sky touching the top of the picture")
+        return sky

@@ -115,3 +115,21 @@ def test_crop_to_the_cat_keeps_the_size_and_the_cat(bundled_vision: Vision) -> N
 def test_safe_photos_score_low(bundled_safety: SafetyClassifier) -> None:
     for photo in (skdata.chelsea(), skdata.coffee(), skdata.astronaut()):
         assert 0.0 <= bundled_safety.score(photo) < 0.2
+
+
+def test_the_sky_is_repainted_where_it_is_clear(bundled_vision: Vision) -> None:
+    rocket = skdata.rocket()  # 427×640: a dusk-blue sky behind a rocket and its towers
+    done = render_report(Image.fromarray(rocket), "make the sky purple", 0, vision=bundled_vision)
+    assert done.applied == ["sky → purple"]
+    out = np.asarray(done.image).astype(int)
+    sky = out[30:200, 150:260]  # open sky left of the rocket
+    assert ((sky[..., 0] > sky[..., 1] + 30) & (sky[..., 2] > sky[..., 1] + 30)).mean() > 0.9
+    body = (slice(120, 330), slice(310, 330))  # the rocket's white body stays itself
+    assert np.abs(out[body] - rocket[body]).mean() < 12
+
+
+def test_no_sky_no_edit(bundled_vision: Vision) -> None:
+    cat = skdata.chelsea()
+    done = render_report(Image.fromarray(cat), "make the sky purple", 0, vision=bundled_vision)
+    assert done.applied == [] and np.array_equal(np.asarray(done.image), cat)
+    assert any("cannot find the sky" in w for w in done.warnings)

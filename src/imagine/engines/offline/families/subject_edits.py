@@ -166,6 +166,18 @@ def _object_blur(rgb: U8, edit: Edit, ctx: Context) -> U8:
     return out
 
 
+def _sky_colour(rgb: U8, edit: Edit, ctx: Context) -> U8:
+    """Repaint the sky, keeping its gradient and clouds as light and dark of the new colour."""
+    if edit.colour is None:
+        return rgb
+    sky = ctx.sky_mask()
+    lum = luminance(rgb)
+    ref = float(np.average(lum, weights=sky + 1e-6))
+    ratio = np.clip(lum / max(ref, 1.0), 0.3, 2.0)
+    paint = np.maximum(np.asarray(edit.colour.rgb, np.float32), _MIN_PAINT)
+    return to_u8(lerp(rgb, paint[None, None, :] * ratio[..., None], sky))
+
+
 def _transparent(rgb: U8, ctx: Context) -> U8:
     alpha = to_u8(ctx.subject_mask() * 255.0)
     return np.concatenate([rgb, alpha[..., None]], axis=2)
@@ -190,6 +202,7 @@ HANDLERS: Mapping[SubjectOp, Handler] = MappingProxyType(
         SubjectOp.BACKGROUND_GRAY: lambda rgb, _, ctx: _background_gray(rgb, ctx),
         SubjectOp.REMOVE_BACKGROUND: lambda rgb, _, ctx: _transparent(rgb, ctx),
         SubjectOp.OBJECT_BLUR: _object_blur,
+        SubjectOp.SKY_COLOUR: _sky_colour,
     }
 )
 

@@ -54,6 +54,7 @@ class SceneMasks:
         self._detections: list[Detection] | None = None
         self._boxes: dict[tuple[int, int, int, int], F32] = {}
         self._subject: F32 | None = None
+        self._salient: F32 | None = None
 
     def detections(self) -> list[Detection]:
         """The objects in the photo, best first."""
@@ -88,13 +89,19 @@ class SceneMasks:
             np.maximum(out, self.box_mask(detection), out=out)
         return out
 
+    def salient(self) -> F32:
+        """The salient-object model's mask of the whole photo."""
+        if self._salient is None:
+            self._salient = refine(self._rgb, self._vision.segmenter.mask(self._rgb))
+        return self._salient
+
     def subject(self) -> F32 | None:
         """The main subject(s): the salient object (what stands out, known to the detector
         or not: the astronaut's helmet, a rocket) plus every confident detection of a thing
         (not the furniture under it) that it does not already cover; None when nothing
         stands out."""
         if self._subject is None:
-            mask = refine(self._rgb, self._vision.segmenter.mask(self._rgb))
+            mask = self.salient().copy()
             hard = mask > 0.5
             picked = [
                 d
