@@ -37,7 +37,9 @@ def find_sky(rgb: U8, scene: SceneMasks) -> F32 | None:
     for detection in scene.detections():
         x0, y0, x1, y1 = (round(v * scale) for v in detection.box)
         candidate[y0:y1, x0:x1] = False
-    count, labels, _, _ = cv2.connectedComponentsWithStats(candidate.astype(np.uint8), 8)
+    count, labels, _, _ = cv2.connectedComponentsWithStats(
+        candidate.astype(np.uint8), connectivity=8
+    )
     top = {int(label) for label in np.unique(labels[0]) if label != 0}
     sky = np.isin(labels, list(top)) if top and count > 1 else np.zeros_like(candidate)
     if sky.mean() < MIN_AREA or sky[0].mean() < MIN_TOP:
