@@ -51,14 +51,16 @@ def photo(name: str, width: int, height: int) -> Image.Image:
     return ImageOps.fit(Image.fromarray(pixels).convert("RGB"), (width, height))
 
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """Median and max milliseconds of `repeat` calls."""
-    times = []
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, float]:
+    """Median and max wall milliseconds of `repeat` calls, and the median CPU milliseconds
+    of this process (on a shared machine the wall time also counts other processes' turns)."""
+    times, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times), max(times)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    return statistics.median(times), max(times), statistics.median(cpu)
 
 
 def main() -> None:
@@ -86,38 +88,51 @@ def main() -> None:
         start = time.perf_counter()
         call()  # the first call loads the model
         first = (time.perf_counter() - start) * 1000
-        median, worst = timed(call, args.repeat)
+        median, _, cpu = timed(call, args.repeat)
         models.append(
-            {"model": name, "load_ms": round(first - median, 1), "infer_ms": round(median, 1)}
+            {
+                "model": name,
+                "load_ms": round(first - median, 1),
+                "infer_ms": round(median, 1),
+                "infer_cpu_ms": round(cpu, 1),
+            }
         )
-        print(f"{name:28} load {first - median:7.1f} ms   inference {median:7.1f} ms")
+        print(
+            f"{name:28} load {first - median:7.1f} ms   inference {median:7.1f} ms"
+            f" (CPU {cpu:7.1f} ms)"
+        )
 
     rows: list[dict[str, object]] = []
     for name, instruction in EDITS:
         image = photo(name, width, height)
         done = render_report(image, instruction, 0, vision=vision)
         run = partial(render_report, image, instruction, 0, vision=vision)
-        median, worst = timed(run, args.repeat)
+        median, worst, cpu = timed(run, args.repeat)
         rows.append(
             {
                 "photo": name,
                 "instruction": instruction,
                 "median_ms": round(median, 1),
                 "max_ms": round(worst, 1),
+                "cpu_ms": round(cpu, 1),
                 "applied": done.applied,
                 "warnings": done.warnings,
             }
         )
     print(f"\nobject-aware edits, {width}x{height}, one core, median of {args.repeat}")
-    print(f"{'median ms':>9} {'max ms':>7}  {'photo':18} instruction")
+    print(f"{'median ms':>9} {'max ms':>7} {'CPU ms':>7}  {'photo':18} instruction")
     for row in rows:
-        flag = "" if float(str(row["median_ms"])) < GOAL_MS else "  OVER GOAL"
+        flag = "" if float(str(row["cpu_ms"])) < GOAL_MS else "  OVER GOAL"
         print(
-            f"{row['median_ms']:>9} {row['max_ms']:>7}  {row['photo']!s:18} "
+            f"{row['median_ms']:>9} {row['max_ms']:>7} {row['cpu_ms']:>7}  {row['photo']!s:18} "
             f"{row['instruction']}{flag}"
         )
     slowest = max(float(str(r["median_ms"])) for r in rows)
-    print(f"slowest edit: {slowest:.0f} ms (goal < {GOAL_MS:.0f} ms per 1-MP image)")
+    slowest_cpu = max(float(str(r["cpu_ms"])) for r in rows)
+    print(
+        f"slowest edit: {slowest:.0f} ms wall, {slowest_cpu:.0f} ms CPU"
+        f" (goal < {GOAL_MS:.0f} ms per 1-MP image on one core)"
+    )
 
     out_dir = Path(__file__).parent / "results"
     out_dir.mkdir(exist_ok=True)
@@ -135,6 +150,7 @@ def main() -> None:
                 "models": models,
                 "edits": rows,
                 "slowest_edit_ms": slowest,
+                "slowest_edit_cpu_ms": slowest_cpu,
             },
             indent=2,
         )
