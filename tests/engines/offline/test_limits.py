@@ -93,7 +93,9 @@ async def test_cancelling_the_edit_stops_its_render_thread(
 ) -> None:
     started, stopped = threading.Event(), threading.Event()
 
-    def slow_render(image: Image.Image, prompt: str, seed: int | None, cancelled: object) -> None:
+    def slow_render(
+        image: Image.Image, prompt: str, seed: int | None, cancelled: object, vision: object
+    ) -> None:
         assert callable(cancelled)
         started.set()
         deadline = time.monotonic() + 10

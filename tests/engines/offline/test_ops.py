@@ -12,6 +12,8 @@ from imagine.engines.offline.colours import Colour
 from imagine.engines.offline.families import filters
 from imagine.engines.offline.render import FAMILIES
 from imagine.engines.offline.rules import OPS, Edit, Family, ToneOp
+from imagine.engines.offline.vision.base import Detection, Vision
+from imagine.engines.offline.vision.fakes import FakeDetector, FakeSegmenter
 from tests.engines.offline.support import ctx_for
 
 HANDLED = {spec.family: spec.ops for spec in FAMILIES}
@@ -39,11 +41,15 @@ def test_every_op_of_the_op_table_has_a_handler() -> None:
 def test_every_handler_runs_on_a_tiny_picture() -> None:
     rgb = np.full((24, 32, 3), 120, np.uint8)
     rgb[6:18, 8:24] = (200, 40, 30)
+    rgb[:5] = (90, 140, 220)  # a strip of sky for "make the sky …"
     red = Colour("red", (220, 30, 30))
+    # object edits ("blur the person", "crop to the person") need a detector: a fake one
+    colourful = FakeSegmenter(lambda img: (img[..., 0] > img[..., 2].astype(int) + 50) * 1.0)
+    vision = Vision(FakeDetector([Detection("person", 0.9, (8, 6, 24, 18))]), colourful)
     for spec in FAMILIES:
         for op in OPS[spec.family]:
-            edit = Edit(spec.family, op, colour=red, text="Hi")
-            out = spec.apply(rgb, edit, ctx_for(rgb))
+            edit = Edit(spec.family, op, colour=red, text="Hi", target="person")
+            out = spec.apply(rgb, edit, ctx_for(rgb, vision=vision))
             assert out.shape[:2] in ((24, 32), (32, 24)), f"{spec.family}.{op}"
 
 

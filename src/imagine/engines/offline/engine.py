@@ -11,6 +11,7 @@ from PIL import Image
 
 from imagine.engines.base import EditOptions, EditResult
 from imagine.engines.offline.render import RenderCancelled, render_report
+from imagine.engines.offline.vision.base import Vision
 
 __all__ = ["OfflineEngine", "RenderCancelled"]
 
@@ -22,7 +23,12 @@ OFFLINE_NOTICE = (
 
 
 class OfflineEngine:
-    """Applies the edits it recognises in the instruction; warns about the rest."""
+    """Applies the edits it recognises in the instruction; warns about the rest. With
+    `vision` (the detection and segmentation models) it edits the objects it finds; without,
+    GrabCut guesses the subject."""
+
+    def __init__(self, vision: Vision | None = None) -> None:
+        self.vision = vision
 
     async def edit(self, image: Image.Image, prompt: str, options: EditOptions) -> EditResult:
         """Edit on a worker thread so the event loop stays responsive.
@@ -33,7 +39,7 @@ class OfflineEngine:
         without cancelling makes this raise RenderCancelled.
         """
         stop = options.cancel if options.cancel is not None else threading.Event()
-        work = partial(render_report, image, prompt, options.seed, stop.is_set)
+        work = partial(render_report, image, prompt, options.seed, stop.is_set, self.vision)
         if options.progress is not None:
             work = partial(work, progress=options.progress)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -53,4 +54,20 @@ def radial_distance(height: int, width: int, cx: float = 0.5, cy: float = 0.5) -
     ys = (np.arange(height, dtype=np.float32) / max(height - 1, 1) - cy) * 2.0
     xs = (np.arange(width, dtype=np.float32) / max(width - 1, 1) - cx) * 2.0
     out: F32 = np.sqrt(ys[:, None] ** 2 + xs[None, :] ** 2)
+    return out
+
+
+def guided_filter(guide: F32, src: F32, radius: int, eps: float) -> F32:
+    """He et al.'s guided filter: snaps the coarse upscaled mask to the photo's edges."""
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: F32) -> F32:
+        return np.asarray(cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT), np.float32)
+
+    mean_i, mean_p = box(guide), box(src)
+    cov = box(guide * src) - mean_i * mean_p
+    var = box(guide * guide) - mean_i * mean_i
+    a = (cov / (var + eps)).astype(np.float32)
+    b = mean_p - a * mean_i
+    out: F32 = box(a) * guide + box(b)
     return out

@@ -12,7 +12,15 @@ from imagine.engines.offline.families import filters, geometry, subject_edits, t
 from imagine.engines.offline.imaging import U8
 from imagine.engines.offline.parser import parse
 from imagine.engines.offline.rules import Edit, Family, GeometryOp, SubjectOp, TextOp, ToneOp
-from imagine.engines.offline.subject import Context, PartNotFound, SubjectNotFound
+from imagine.engines.offline.subject import (
+    Context,
+    NoDetector,
+    ObjectNotFound,
+    PartNotFound,
+    RegionNotFound,
+    SubjectNotFound,
+)
+from imagine.engines.offline.vision.base import Vision
 
 Apply = Callable[[U8, Edit, Context], U8]
 
@@ -65,6 +73,12 @@ def label(edit: Edit) -> str:
     paint += "" if colour is None else colour.name
     if edit.op is SubjectOp.RECOLOUR:
         return f"recolour {edit.target or 'subject'} → {paint}"
+    if edit.op is SubjectOp.OBJECT_BLUR:
+        return f"blur {edit.target}"
+    if edit.op is GeometryOp.CROP_TO:
+        return f"crop to {edit.target}"
+    if edit.op is SubjectOp.SKY_COLOUR:
+        return f"sky → {paint}"
     if edit.op is SubjectOp.BACKGROUND_COLOUR:
         return f"background → {paint}"
     if edit.op is ToneOp.TINT:
@@ -118,21 +132,29 @@ def limit_edits(edits: Sequence[Edit], most: int = MAX_EDITS) -> tuple[list[Edit
     return kept, notes
 
 
+def _in_order(edits: list[Edit], family: Family) -> list[Edit]:
+    """A family's edits in instruction order, except that cropping to an object comes first
+    (its box is found on the input, before anything moves)."""
+    mine = [e for e in edits if e.family == family]
+    return sorted(mine, key=lambda e: e.op is not GeometryOp.CROP_TO)
+
+
 def _apply_all(
     rgb: U8,
     edits: list[Edit],
     seed: int,
     cancelled: Callable[[], bool],
+    vision: Vision | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> tuple[U8, list[str], list[str]]:
-    ctx = Context(original=rgb, rng=np.random.default_rng(seed))
+    ctx = Context(original=rgb, rng=np.random.default_rng(seed), vision=vision)
     canvas: U8 = rgb
     notes: list[str] = []
     applied: list[str] = []
     done = 0
     for spec in FAMILIES:
         family, fn = spec.family, spec.apply
-        for edit in (e for e in edits if e.family == family):
+        for edit in _in_order(edits, family):
             if cancelled():
                 raise RenderCancelled
             if progress is not None:
@@ -149,6 +171,24 @@ def _apply_all(
                     f'parts of a subject): "{label(edit)}" not applied'
                 )
                 continue
+            except ObjectNotFound as missing:
+                notes.append(
+                    f'offline engine found no "{missing.word}" in the picture: '
+                    f'"{label(edit)}" not applied'
+                )
+                continue
+            except NoDetector as missing:
+                notes.append(
+                    f'offline engine cannot find "{missing.word}" (no object detector: the'
+                    f' `vision` extra is not installed): "{label(edit)}" not applied'
+                )
+                continue
+            except RegionNotFound as why:
+                notes.append(
+                    f"offline engine cannot find the sky with confidence ({why}): "
+                    f'"{label(edit)}" not applied'
+                )
+                continue
             except SubjectNotFound as why:
                 notes.append(
                     f'offline engine did not apply "{label(edit)}": it could not tell the '
@@ -163,6 +203,7 @@ def _apply_all(
                 out = out[..., :3]  # a new backdrop replaces an earlier transparent one
             canvas = np.ascontiguousarray(out)
             applied.append(label(edit))
+    notes.extend(dict.fromkeys(ctx.notes))  # once each, in order
     return canvas, notes, applied
 
 
@@ -182,13 +223,14 @@ def render(
     instruction: str,
     seed: int | None,
     cancelled: Callable[[], bool] = _never,
+    vision: Vision | None = None,
 ) -> tuple[Image.Image, list[str]]:
     """Apply the edits recognised in the instruction (within the caps); warn about the rest.
 
     `cancelled` is polled before each edit; once it answers True the render stops there and
     raises RenderCancelled (an edit already under way finishes first).
     """
-    done = render_report(image, instruction, seed, cancelled)
+    done = render_report(image, instruction, seed, cancelled, vision)
     return done.image, done.warnings
 
 
@@ -197,15 +239,19 @@ def render_report(
     instruction: str,
     seed: int | None,
     cancelled: Callable[[], bool] = _never,
+    vision: Vision | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> Rendered:
     """`render`, also saying which edits were applied; with none, the input comes back.
+    `vision`: the detection and segmentation models (None: GrabCut finds the subject).
     `progress`, when given, hears the fraction of the edits done before each one."""
     parsed = parse(instruction if isinstance(instruction, str) else "")
     edits, capped = limit_edits(parsed.edits)
     rgb = np.array(image.convert("RGB"), dtype=np.uint8)
     # numpy wants a non-negative seed; fold any int (negative, huge) into 64 bits
-    canvas, warnings, applied = _apply_all(rgb, edits, (seed or 0) % 2**64, cancelled, progress)
+    canvas, warnings, applied = _apply_all(
+        rgb, edits, (seed or 0) % 2**64, cancelled, vision=vision, progress=progress
+    )
     if progress is not None:
         progress(1.0)
     warnings[:0] = capped

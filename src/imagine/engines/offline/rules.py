@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from imagine.engines.offline.colours import COLOUR_RE, FINISHES, Colour, colour_from_match
+from imagine.engines.offline.vision.labels import coco_classes
 
 Family = Literal["subject", "tone", "filters", "weather", "geometry", "text"]
 Span = tuple[int, int]
@@ -23,6 +24,8 @@ class SubjectOp(StrEnum):
     BACKGROUND_COLOUR = "background_colour"
     BACKGROUND_GRAY = "background_gray"
     REMOVE_BACKGROUND = "remove_background"
+    OBJECT_BLUR = "object_blur"
+    SKY_COLOUR = "sky_colour"
 
 
 class ToneOp(StrEnum):
@@ -70,6 +73,7 @@ class GeometryOp(StrEnum):
     ROTATE = "rotate"
     FLIP = "flip"
     ZOOM = "zoom"
+    CROP_TO = "crop_to"
 
 
 class TextOp(StrEnum):
@@ -128,12 +132,19 @@ _DET = r"(?:(?:the|a|an|my|this|that|his|her|their|its|our|your) )?"
 _VERB = r"(?:change|make|paint|turn|recolou?r|colou?r|set|dye|repaint|spray|switch|convert|give)"
 _THING = r"(?P<thing>[a-z][a-z0-9]*(?: [a-z][a-z0-9]*){0,4}?)"
 # Parts of a scene, not a subject: without a segmentation model the engine cannot find them,
-# so "make the sky purple" is reported as not understood rather than painting the subject.
+# so "make the road purple" is reported as not understood rather than painting the subject
+# (the sky has its own heuristic: SKY_COLOUR).
 _SCENERY = frozenset(
     _words(
         "sky skies road street ground floor wall walls grass water sea ocean lake river trees "
         "tree clouds cloud mountains mountain hills field building buildings"
     )
+)
+# An object a detector can find: one word, or a class of two words ("teddy bear"), or a
+# person's face(s) ("the man's face")
+_OBJECT = (
+    r"(?P<thing>[a-z]+(?: (?:faces?|heads?|bear|glass|ball|light|plant|table|phone|hydrant"
+    r"|sign|meter|bat|glove|racket|dog|drier))?)"
 )
 _THING_NOISE = frozenset(_words("a an the glossy matte metallic shiny finish paint coat look"))
 _GROUND = r"(?:road|street|ground|floor|pavement|asphalt|tarmac|sidewalk|path|surface)"
@@ -220,6 +231,17 @@ RULES: tuple[Rule, ...] = (
         r"|\bbackground (?:blur(?:red|ry)?|out of focus|soft)\b|\bbokeh\b|\bportrait mode\b"
         r"|\bshallow (?:depth of field|focus)\b|\bdepth of field\b"
         rf"|\bblur (?:everything )?(?:except|but|behind|around) {_DET}\w+\b",
+    ),
+    # "blur the faces", "crop to the cat": only when the word names an object (else the
+    # whole-image blur / zoom rules below read the clause)
+    _r(
+        SubjectOp.OBJECT_BLUR,
+        rf"\b(?:blur(?:red)?|pixel+ate|anonymi[sz]e|obscure) (?:out )?(?:all )?{_DET}{_OBJECT}\b",
+    ),
+    _r(
+        GeometryOp.CROP_TO,
+        rf"\b(?:crop|frame|zoom(?: in)?|cut) (?:it |the (?:image|photo|picture) )?"
+        rf"(?:to|around|on|onto) (?:just )?{_DET}{_OBJECT}\b",
     ),
     _r(
         SubjectOp.RECOLOUR,
@@ -399,6 +421,11 @@ def build(
     edit = Edit(rule.family, rule.op, amount=amount, colour=colour)
     if rule.op is SubjectOp.RECOLOUR and colour is not None:
         return _recolour_edit(groups.get("thing") or "", colour, match[0], amount, spans)
+    if rule.op in (SubjectOp.OBJECT_BLUR, GeometryOp.CROP_TO):
+        thing = groups.get("thing") or ""
+        if not coco_classes(thing):
+            return None, []
+        return Edit(rule.family, rule.op, amount=amount, target=thing), spans
     if rule.op is GeometryOp.ROTATE:
         for pattern in (_ANGLE_RE, _CCW_RE, _CW_RE):
             found = pattern.search(text)
@@ -418,6 +445,8 @@ def _recolour_edit(
     thing: str, colour: Colour, phrase: str, amount: float, spans: list[Span]
 ) -> tuple[Edit | None, list[Span]]:
     words = thing.split()
+    if words and words[-1] in ("sky", "skies"):  # a heuristic finds it, where it is sure
+        return Edit("subject", SubjectOp.SKY_COLOUR, amount=amount, colour=colour), spans
     if any(w in _SCENERY for w in words):
         return None, []
     if colour.finish == "plain":  # "a glossy finish in racing green": finish before the thing

@@ -1,4 +1,5 @@
-"""Main-subject finding without model weights: GrabCut seeded from the centre, at low size."""
+"""Main-subject finding: the vision models when installed (vision/), else GrabCut seeded from
+the centre, at low size."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from imagine.engines.offline.imaging import F32, U8
+from imagine.engines.offline.imaging import F32, U8, guided_filter
+from imagine.engines.offline.vision.base import Detection, Vision
+from imagine.engines.offline.vision.labels import coco_classes, object_word
+from imagine.engines.offline.vision.masks import SceneMasks
+from imagine.engines.offline.vision.sky import find_sky
 
 WORK_SIDE = 192  # GrabCut cost grows with pixels; the mask is refined at full size afterwards
 _MIN_FRACTION = 0.005  # thin subjects (a rocket on its pad) are legitimately small
@@ -26,6 +31,26 @@ _PIECE_SHARE = 0.02
 
 class SubjectNotFound(Exception):
     """The subject mask is implausible; str() says why (for a warning)."""
+
+
+class ObjectNotFound(Exception):
+    """The edit names an object (a COCO class) the detector did not find in the picture."""
+
+    def __init__(self, word: str) -> None:
+        super().__init__(word)
+        self.word = word
+
+
+class RegionNotFound(Exception):
+    """A region of the scene (the sky) could not be found confidently; str() says why."""
+
+
+class NoDetector(Exception):
+    """The edit needs to find a named object and no detector is installed."""
+
+    def __init__(self, word: str) -> None:
+        super().__init__(word)
+        self.word = word
 
 
 class PartNotFound(Exception):
@@ -92,22 +117,6 @@ def _fallback(height: int, width: int) -> F32:
     return out
 
 
-def _guided_filter(guide: F32, src: F32, radius: int, eps: float) -> F32:
-    """He et al.'s guided filter: snaps the coarse upscaled mask to the photo's edges."""
-    size = (2 * radius + 1, 2 * radius + 1)
-
-    def box(x: F32) -> F32:
-        return np.asarray(cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT), np.float32)
-
-    mean_i, mean_p = box(guide), box(src)
-    cov = box(guide * src) - mean_i * mean_p
-    var = box(guide * guide) - mean_i * mean_i
-    a = (cov / (var + eps)).astype(np.float32)
-    b = mean_p - a * mean_i
-    out: F32 = box(a) * guide + box(b)
-    return out
-
-
 def find_subject(rgb: U8) -> F32:
     """Soft mask (HxW float32 in 0..1) of the main subject of an RGB image (a centred
     ellipse when GrabCut finds nothing usable)."""
@@ -140,24 +149,43 @@ def locate_subject(rgb: U8) -> tuple[F32, str | None]:
     )
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     radius = max(2, round(max(height, width) / WORK_SIDE * 1.5))
-    refined = np.clip(_guided_filter(gray, coarse, radius, 1e-3), 0.0, 1.0).astype(np.float32)
+    refined = np.clip(guided_filter(gray, coarse, radius, 1e-3), 0.0, 1.0).astype(np.float32)
     return refined, implausibility((refined > 0.5).astype(np.uint8))
 
 
 @dataclass
 class Context:
-    """Per-render state: the untouched input, the seeded generator, the cached subject mask."""
+    """Per-render state: the untouched input, the seeded generator, the vision models (None:
+    GrabCut only), the cached masks, and notes for the response's warnings."""
 
     original: U8
     rng: np.random.Generator
+    vision: Vision | None = None
+    notes: list[str] = field(default_factory=list)
     _mask: F32 | None = field(default=None, repr=False)
     _problem: str | None = field(default=None, repr=False)
+    _scene: SceneMasks | None = field(default=None, repr=False)
+
+    def scene(self) -> SceneMasks | None:
+        """The photo's detections and model masks (None without the vision models)."""
+        if self.vision is None:
+            return None
+        if self._scene is None:
+            self._scene = SceneMasks(self.vision, self.original)
+        return self._scene
 
     def subject_mask(self) -> F32:
         """The input's subject mask, computed on first use; SubjectNotFound when it is
         implausible (an edit through it would be a guess)."""
         if self._mask is None:
-            self._mask, self._problem = locate_subject(self.original)
+            scene = self.scene()
+            if scene is None:
+                self._mask, self._problem = locate_subject(self.original)
+            else:
+                found = scene.subject()
+                self._problem = None if found is not None else "no subject stands out"
+                blank = np.zeros(self.original.shape[:2], np.float32)
+                self._mask = found if found is not None else blank
         if self._problem is not None:
             raise SubjectNotFound(self._problem)
         return self._mask
@@ -169,3 +197,36 @@ class Context:
             return self.subject_mask()
         except SubjectNotFound:
             return np.zeros(self.original.shape[:2], np.float32)
+
+    def objects(self, target: str) -> list[Detection]:
+        """The detections of the object a target names ("the cat"); ObjectNotFound when it
+        names one that is not in the picture, NoDetector without the vision models."""
+        scene = self.scene()
+        if scene is None:
+            raise NoDetector(object_word(target))
+        found = scene.of(coco_classes(target))
+        if not found:
+            raise ObjectNotFound(object_word(target))
+        return found
+
+    def object_mask(self, target: str) -> F32:
+        """The mask of what the target names: the named object when it is a class the
+        detector knows (ObjectNotFound when absent), else the main subject."""
+        scene = self.scene()
+        if scene is None or not coco_classes(target):
+            if scene is not None and target and target not in {"subject", "object"}:
+                self.notes.append(
+                    f'offline engine has no detector for "{target}": edited the main subject'
+                )
+            return self.subject_mask()
+        return scene.union(self.objects(target))
+
+    def sky_mask(self) -> F32:
+        """The sky, where the heuristic is confident; RegionNotFound otherwise."""
+        scene = self.scene()
+        if scene is None:
+            raise RegionNotFound("it needs the vision models to rule out objects")
+        sky = find_sky(self.original, scene)
+        if sky is None:
+            raise RegionNotFound("no clear sky touching the top of the picture")
+        return sky

@@ -1,4 +1,5 @@
-"""Geometry: rotate (any angle, 90° steps lossless), flip, zoom in — for RGB or RGBA arrays."""
+"""Geometry: rotate (any angle, 90° steps lossless), flip, zoom in, crop to an object — for RGB
+or RGBA arrays."""
 
 from __future__ import annotations
 
@@ -44,6 +45,27 @@ def _zoom(img: U8, amount: float) -> U8:
     return np.asarray(cv2.resize(crop, (w, h), interpolation=cv2.INTER_CUBIC), np.uint8)
 
 
+CROP_MARGIN = 0.12  # room around the object, as a share of its box
+
+
+def _crop_to(img: U8, edit: Edit, ctx: Context) -> U8:
+    """Crop to the named object's boxes (with a margin, widened to the frame's shape) and
+    scale back to the frame's size."""
+    boxes = np.asarray([d.box for d in ctx.objects(edit.target)], np.float64)
+    h, w = img.shape[:2]
+    x0, y0 = boxes[:, 0].min(), boxes[:, 1].min()
+    x1, y1 = boxes[:, 2].max(), boxes[:, 3].max()
+    bw, bh = (x1 - x0) * (1 + 2 * CROP_MARGIN), (y1 - y0) * (1 + 2 * CROP_MARGIN)
+    bw, bh = max(bw, bh * w / h), max(bh, bw * h / w)  # the output keeps the frame's shape
+    scale = min(1.0, w / bw, h / bh)
+    bw, bh = max(8.0, bw * scale), max(8.0, bh * scale)
+    cx = float(np.clip((x0 + x1) / 2, bw / 2, w - bw / 2))
+    cy = float(np.clip((y0 + y1) / 2, bh / 2, h - bh / 2))
+    left, top = round(cx - bw / 2), round(cy - bh / 2)
+    crop = img[max(0, top) : top + round(bh), max(0, left) : left + round(bw)]
+    return np.asarray(cv2.resize(crop, (w, h), interpolation=cv2.INTER_CUBIC), np.uint8)
+
+
 def _flip(img: U8, vertical: bool) -> U8:
     return np.ascontiguousarray(img[::-1] if vertical else img[:, ::-1])
 
@@ -53,6 +75,7 @@ HANDLERS: Mapping[GeometryOp, Handler] = MappingProxyType(
         GeometryOp.ROTATE: lambda img, edit, _: _rotate(img, edit.angle),
         GeometryOp.FLIP: lambda img, edit, _: _flip(img, edit.vertical),
         GeometryOp.ZOOM: lambda img, edit, _: _zoom(img, edit.amount),
+        GeometryOp.CROP_TO: _crop_to,
     }
 )
 
