@@ -182,9 +182,21 @@ class EditPipeline:
                 await self._release(account, slot)
             self.background.unclaim()
             raise
-        self.background.start(
-            functools.partial(self._in_background, account, req, engine, warnings, task_id, slot)
-        )
+        try:
+            self.background.start(
+                functools.partial(
+                    self._in_background, account, req, engine, warnings, task_id, slot
+                )
+            )
+        except RuntimeError as exc:
+            # Shutdown began while this request was being admitted: settle it now.
+            await self._release(account, slot)
+            message, status = SHUTDOWN
+            with anyio.CancelScope(shield=True):
+                await self._fail(account.id, task_id, req.model.price, message, status)
+            busy = ServiceBusy(message)
+            busy.task_id = task_id
+            raise busy from exc
         return task_id
 
     async def _in_background(
@@ -199,7 +211,6 @@ class EditPipeline:
         """An async edit after its 202: failures are settled (failed, refunded, webhook)."""
         progress = TaskProgress(self.sessions, self.clock, task_id)
         try:
-            await progress.reach(0, "starting")
             await self._process_admitted(
                 account.id, task_id, req, engine, warnings, progress=progress, on_cancel=SHUTDOWN
             )
@@ -325,6 +336,8 @@ class EditPipeline:
         warnings: list[str],
         progress: TaskProgress | None = None,
     ) -> Finished:
+        if progress is not None:
+            await progress.reach(0, "starting")
         data = await self._input(account_id, req.image_url)
         if progress is not None:
             await progress.reach(FETCHED)
