@@ -82,8 +82,9 @@ async def test_make_the_cat_blue_with_the_bundled_models(api: Api, image_host: I
 
 @pytest.mark.parametrize("settings_overrides", [{"vision": "auto", "safety": "flag"}])
 async def test_models_name_the_active_vision_models(
-    api: Api, bundled_vision: Vision, bundled_safety: Any
+    bundled_vision: Vision, bundled_safety: Any, api: Api
 ) -> None:
+    # the models' fixtures come first: without the extra they skip before the app is built
     key = await api.account(credits=100)
     models = (await api.client.get("/api/v1/models", headers={"Authorization": key})).json()
     offline = [m for m in models["models"] if m["engines"] == ["offline"]]
