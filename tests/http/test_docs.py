@@ -75,8 +75,8 @@ def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
 
 
 def test_every_api_route_asks_for_the_key_in_authorization(document: dict[str, Any]) -> None:
-    """One apiKey scheme on the Authorization header, applied to every /api/ operation (the
-    auth gate's prefix) and to nothing else."""
+    """One apiKey scheme on the Authorization header, applied to every /api/ and /v1/
+    operation (the auth gate's prefixes) and to nothing else."""
     schemes = document["components"]["securitySchemes"]
     assert list(schemes.values()) == [
         {
@@ -88,13 +88,18 @@ def test_every_api_route_asks_for_the_key_in_authorization(document: dict[str, A
     ]
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            if path.startswith("/api/"):
+            if path.startswith(("/api/", "/v1/")):
                 assert operation.get("security") == [{"ApiKey": []}], (method, path)
                 names = [p["name"].lower() for p in operation.get("parameters", [])]
                 assert "authorization" not in names, (method, path)
             else:
                 assert "security" not in operation, (method, path)
     assert sorted(p for p in document["paths"] if p.startswith("/api/")) == sorted(OPERATIONS)
+    assert sorted(p for p in document["paths"] if p.startswith("/v1/")) == [
+        "/v1/images/edits",
+        "/v1/models",
+        "/v1/models/{model_id}",
+    ]
 
 
 def test_imagine_request_states_enums_and_required_fields(document: dict[str, Any]) -> None:

@@ -59,7 +59,6 @@ _OPENAI_PARAMS = frozenset(
         "response_format",
         "output_format",
         "seed",
-        "Idempotency-Key",
     }
 )
 

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine.clock import Clock
-from imagine.errors import ImagineError
+from imagine.errors import ImagineError, ServiceBusy
 from imagine.idempotency import repository
 from imagine.idempotency.repository import NewClaim
 
@@ -39,6 +39,7 @@ RETRYABLE_STATUSES = frozenset({429, 503})
 
 _FIRST_POLL = 0.05
 _MAX_POLL = 1.0
+_MAX_RETRIES = 5
 
 
 class KeyReused(ImagineError):
@@ -124,19 +125,25 @@ class IdempotencyGuard:
     async def _claim_or_replay(self, req: IdempotentRequest) -> str | Outcome:
         give_up = anyio.current_time() + self.wait
         delay = _FIRST_POLL
+        retries = 0  # immediate retries: the row vanished or was dead between two steps
         while True:
             claim_id = await self._try_claim(req)
             if claim_id is not None:
                 return claim_id
             async with self.sessions() as session:
                 row = await repository.find(session, req.account_id, req.key)
-            if row is None:
-                continue  # released meanwhile: try again at once
             now = self.clock.now()
-            dead = row.expires_at <= now or (row.status_code is None and row.locked_until <= now)
-            if dead:
-                async with self.sessions.begin() as session:
-                    await repository.drop_if_dead(session, row.id, now)
+            dead = row is not None and (
+                row.expires_at <= now or (row.status_code is None and row.locked_until <= now)
+            )
+            if row is None or dead:
+                retries += 1
+                if retries > _MAX_RETRIES:
+                    # Not a race any more (e.g. the insert fails for another reason).
+                    raise ServiceBusy("Could not take the Idempotency-Key; retry shortly")
+                if row is not None:
+                    async with self.sessions.begin() as session:
+                        await repository.drop_if_dead(session, row.id, now)
                 continue
             if row.fingerprint != req.fingerprint:
                 raise KeyReused(row.request)
