@@ -24,6 +24,7 @@ from imagine.catalog import Model, default_catalog
 from imagine.clock import Clock, SystemClock
 from imagine.db.engine import PoolLimits, create_engine, read_session_factory, session_factory
 from imagine.engines.registry import ModelRoute, build_routes
+from imagine.engines.remote import build_worker_client
 from imagine.fetch.client import build_outbound_client
 from imagine.fetch.images import ImageFetcher
 from imagine.fetch.policy import AddressPolicy
@@ -58,6 +59,7 @@ class Services:
     language: LanguageChecker
     metrics: Metrics = field(default_factory=Metrics)
     redis: Redis | None = None
+    gpu_http: httpx.AsyncClient | None = None  # the remote engine's client to GPU workers
     # One bound per app on concurrent image decodes: one slot per core.
     decode_slots: anyio.CapacityLimiter = field(
         default_factory=lambda: anyio.CapacityLimiter(decode_concurrency())
@@ -68,6 +70,8 @@ class Services:
     async def close(self) -> None:
         """Release connections."""
         await self.http.aclose()
+        if self.gpu_http is not None:
+            await self.gpu_http.aclose()
         await self.db.dispose()
         if self.read_db is not self.db:
             await self.read_db.dispose()
@@ -149,7 +153,7 @@ def build_services(
     on_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     read_db = create_engine(url.render_as_string(hide_password=False), pool) if on_file else db
     http_client = http or build_outbound_client(settings)
-    catalog = default_catalog()
+    catalog = default_catalog(settings.flux_kontext_dev_price)
     fetcher = ImageFetcher(
         http_client,
         AddressPolicy.from_allow_list(settings.fetch_allow),
@@ -158,6 +162,7 @@ def build_services(
         max_redirects=settings.fetch_max_redirects,
     )
     the_clock = clock or SystemClock()
+    gpu_http = build_worker_client(settings.gpu_worker_timeout) if settings.gpu_worker_url else None
     redis = (
         Redis.from_url(
             settings.redis_url.get_secret_value(), socket_timeout=5, socket_connect_timeout=5
@@ -183,7 +188,8 @@ def build_services(
         http=http_client,
         fetcher=fetcher,
         catalog=catalog,
-        routes=build_routes(settings, catalog, http_client, the_clock),
+        routes=build_routes(settings, catalog, http_client, the_clock, gpu_http=gpu_http),
+        gpu_http=gpu_http,
         limiter=limiter,
         redis=redis,
         language=language or LanguageChecker(),

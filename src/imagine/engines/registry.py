@@ -19,6 +19,7 @@ from imagine.engines.fal import FAL_APPS, FalEngine
 from imagine.engines.hosts import HostPolicy
 from imagine.engines.limiter import Limiter
 from imagine.engines.offline.engine import OfflineEngine
+from imagine.engines.remote import RemoteEngine
 from imagine.engines.replicate import (
     REPLICATE_MODELS,
     ReplicateEngine,
@@ -29,6 +30,7 @@ from imagine.settings import Settings
 log = structlog.get_logger(__name__)
 
 UPSTREAMS = ("bfl", "fal", "replicate")
+LOCAL_MODEL = "flux-kontext-dev"  # what the diffusers and remote engines run
 
 
 @dataclass
@@ -72,11 +74,21 @@ class _Builder:
     """Creates upstream engines; one client and one limiter set per provider account."""
 
     def __init__(
-        self, settings: Settings, http: httpx.AsyncClient, clock: Clock, sleep: Sleep
+        self,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: Clock,
+        sleep: Sleep,
+        gpu_http: httpx.AsyncClient | None = None,
     ) -> None:
         self.s, self.http, self.clock, self.sleep = settings, http, clock, sleep
+        self.gpu_http = gpu_http
         self.clients: dict[str, UpstreamClient] = {}
         self.limiters: dict[str, Limiter] = {}
+        self._diffusers: Engine | None = None
+        # Why a local engine could not be built (e.g. a broken model directory): such a
+        # model is unavailable (503), never silently served by the offline engine.
+        self.broken: dict[str, str] = {}
 
     def has_key(self, name: str) -> bool:
         """True when the upstream `name` has a key or token configured."""
@@ -99,9 +111,46 @@ class _Builder:
     def _limiter(self, key: str, cap: int) -> Limiter:
         return self.limiters.setdefault(key, Limiter(cap, key))
 
+    def diffusers(self) -> Engine | None:
+        """The in-process FLUX.1 Kontext [dev] engine, loaded once (None: see `broken`)."""
+        if self._diffusers is not None or "diffusers" in self.broken:
+            return self._diffusers
+        if not self.s.diffusers_model:
+            self.broken["diffusers"] = "IMAGINE_DIFFUSERS_MODEL is not set"
+            return None
+        try:
+            from imagine.gpu.build import build_diffusers_engine
+            from imagine.gpu.runner import ModelLoadError
+        except ImportError as exc:
+            self.broken["diffusers"] = (
+                f"the gpu extra is not installed ({exc}); pip install 'imagine[gpu]'"
+            )
+            return None
+        try:
+            self._diffusers = build_diffusers_engine(self.s)
+        except ModelLoadError as exc:
+            self.broken["diffusers"] = str(exc)
+        return self._diffusers
+
+    def remote(self) -> Engine | None:
+        """The engine calling `imagine gpu serve` workers (None: see `broken`)."""
+        s = self.s
+        token = s.gpu_worker_token.get_secret_value() if s.gpu_worker_token else ""
+        if not s.gpu_worker_url or not token or self.gpu_http is None:
+            self.broken["remote"] = "IMAGINE_GPU_WORKER_URL and IMAGINE_GPU_WORKER_TOKEN are needed"
+            return None
+        assert s.gpu_worker_token is not None
+        return RemoteEngine(
+            self.gpu_http, s.gpu_worker_url, s.gpu_worker_token, s.gpu_worker_timeout
+        )
+
     def engine(self, name: str, model_id: str) -> Engine | None:
         """The `name` engine for `model_id`, or None if that upstream does not serve it."""
         s, deadline = self.s, self.s.upstream_deadline
+        if name == "diffusers":
+            return self.diffusers()
+        if name == "remote":
+            return self.remote()
         if name == "bfl" and model_id in BFL_ENDPOINTS and s.bfl_api_key:
             endpoint = BFL_ENDPOINTS[model_id]
             hosts = HostPolicy(s.bfl_base_url, s.bfl_delivery_hosts)
@@ -150,20 +199,38 @@ class _Builder:
         return None
 
 
+def _default_names(settings: Settings, model_id: str) -> list[str]:
+    """The local model's engine when one is configured (else the usual defaults)."""
+    if model_id != LOCAL_MODEL:
+        return []
+    if settings.diffusers_model:
+        return ["diffusers"]
+    if settings.gpu_worker_url:
+        return ["remote"]
+    return []
+
+
 def build_routes(
     settings: Settings,
     catalog: dict[str, Model],
     http_client: httpx.AsyncClient,
     clock: Clock,
     sleep: Sleep = asyncio.sleep,
+    *,
+    gpu_http: httpx.AsyncClient | None = None,
 ) -> dict[str, ModelRoute]:
     """Resolve each catalog model to its ordered engines (skipping upstreams without keys)."""
-    builder = _Builder(settings, http_client, clock, sleep)
+    builder = _Builder(settings, http_client, clock, sleep, gpu_http)
     offline: Callable[[], Engine] = OfflineEngine
     keyed = [name for name in UPSTREAMS if builder.has_key(name)]
     routes: dict[str, ModelRoute] = {}
     for model in catalog.values():
-        names = settings.engines.get(model.id) or keyed or [settings.default_engine]
+        names = (
+            settings.engines.get(model.id)
+            or _default_names(settings, model.id)
+            or keyed
+            or [settings.default_engine]
+        )
         chain: list[tuple[str, Engine]] = []
         skipped: list[str] = []
         for name in names:
@@ -173,7 +240,10 @@ def build_routes(
             else:
                 chain.append((name, built))
         note = f"skipped {skipped} (no key, or not served there)" if skipped else ""
-        if not chain and settings.allow_offline_fallback:
+        broken = [f"{n}: {builder.broken[n]}" for n in skipped if n in builder.broken]
+        if not chain and broken:
+            routes[model.id] = ModelRoute(model, None, [], False, "; ".join(broken), skipped)
+        elif not chain and settings.allow_offline_fallback:
             routes[model.id] = ModelRoute(
                 model,
                 offline(),
@@ -198,7 +268,9 @@ def log_routes(routes: dict[str, ModelRoute]) -> None:
     """Say plainly, at startup, which engines serve each model (never keys or URLs)."""
     for route in routes.values():
         if not route.available:
-            log.warning(
+            # A configured local model that failed to load is an operator's emergency.
+            loud = log.error if route.note and "skipped" not in route.note else log.warning
+            loud(
                 "model unavailable",
                 model=route.model.id,
                 reason=route.note,

@@ -52,6 +52,7 @@ from imagine.metrics import Metrics
 from imagine.storage import repository as storage_repo
 from imagine.storage.store import Store, new_object_name
 from imagine.tasks import repository as tasks_repo
+from imagine.tasks.progress import tracked_progress
 from imagine.tasks.repository import NewTask
 from imagine.tasks.schemas import ImagineRequest
 from imagine.tasks.settle import enqueue_webhook, fail_and_refund
@@ -249,9 +250,12 @@ class EditPipeline:
             del data
             ratio = _ratio_for(req.aspect_ratio, source.info.width, source.info.height)
             options = _options(req, ratio)
-            result = await engine.edit(
-                placeholder_image(), req.prompt, replace(options, source=source)
-            )
+            async with tracked_progress(self.sessions, self.clock, task_id) as progress:
+                result = await engine.edit(
+                    placeholder_image(),
+                    req.prompt,
+                    replace(options, source=source, progress=progress),
+                )
             del source
             encoded = await self._native_output(result, req.output_format)
         else:
@@ -265,7 +269,9 @@ class EditPipeline:
             del data
             options = _options(req, ratio)
             width, height = options.width, options.height
-            result = await engine.edit(prepared, req.prompt, options)
+            async with tracked_progress(self.sessions, self.clock, task_id) as progress:
+                with_progress = replace(options, progress=progress)
+                result = await engine.edit(prepared, req.prompt, with_progress)
             del prepared
             encoded = await anyio.to_thread.run_sync(
                 _finish_image, result.image, width, height, req.output_format

@@ -108,6 +108,17 @@ async def finish_task(
     )
 
 
+async def set_progress(
+    session: AsyncSession, task_id: str, *, percentage: int, now: datetime
+) -> None:
+    """A running task is `processing` and `percentage` along (no-op once it ended)."""
+    await session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.status.not_in(TERMINAL))
+        .values(status="processing", percentage=percentage, updated_at=now)
+    )
+
+
 async def fail_task(
     session: AsyncSession, task_id: str, *, error: str, error_status: int, now: datetime
 ) -> Task | None:
