@@ -315,6 +315,12 @@ class Settings(BaseSettings):
     ray_address: str | None = Field(
         default=None, description="Ray cluster to join (default: start a local one)."
     )
+    ray_num_cpus: int | None = Field(
+        default=None, ge=1, description="CPUs of a local Ray started by `imagine gpu serve`."
+    )
+    ray_temp_dir: Path | None = Field(
+        default=None, description="Temp/session directory of a local Ray (keep the path short)."
+    )
 
     # --- webhooks ---
     webhook_timeout: float = Field(default=15.0, gt=0, le=15, description="Per-attempt timeout.")

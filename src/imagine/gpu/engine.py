@@ -50,10 +50,11 @@ def served_by_warning(asked_model: str) -> list[str]:
 
 
 def _prepare_input(
-    image: Image.Image, source: bytes | None, size: tuple[int, int], max_pixels: int
+    image: Image.Image | None, source: bytes | None, size: tuple[int, int], max_pixels: int
 ) -> Image.Image:
     if source is not None:
         image = images.decode(source, max_pixels=max_pixels, draft_size=size)
+    assert image is not None
     # Crop to cover the trained size (never stretch), the way Kontext saw its inputs.
     return images.cover(image.convert("RGB"), *size)
 
@@ -75,19 +76,26 @@ class DiffusersEngine:
         """Queue for the GPU, then generate off the event loop."""
         await self.gpu.acquire(self.limits.queue_timeout)
         try:
-            picture = await self._generate(image, prompt, options)
+            data = options.source.data if options.source is not None else None
+            picture = await self.generate(image, data, prompt, options)
         finally:
             self.gpu.release()
         return EditResult(
             image=picture, warnings=served_by_warning(options.model), engine=self.name
         )
 
-    async def _generate(self, image: Image.Image, prompt: str, options: EditOptions) -> Image.Image:
+    async def generate(
+        self, image: Image.Image | None, data: bytes | None, prompt: str, options: EditOptions
+    ) -> Image.Image:
+        """Generate from `image`, or from encoded `data` when given (the caller holds the
+        GPU slot, `self.gpu`)."""
         size = size_for(options.aspect_ratio)
-        data = options.source.data if options.source is not None else None
+        if image is None and data is None:
+            raise ValueError("generate needs an image or its encoded bytes")
         prepared = await anyio.to_thread.run_sync(
             _prepare_input, image, data, size, self.limits.max_image_pixels
         )
+        del data
         if options.source is not None:
             options.source.release()  # the pixels are all we need now
         stop = threading.Event()

@@ -7,6 +7,8 @@ when the whole percentage changed, so /fetch shows a running edit without a writ
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -74,9 +76,13 @@ async def tracked_progress(
 ) -> AsyncIterator[Callable[[float], None]]:
     """A `progress` callback for EditOptions, written to the task while the block runs."""
     writer = ProgressWriter(sessions, clock, task_id)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(writer.run)
-        try:
-            yield writer.report
-        finally:
-            tg.cancel_scope.cancel()
+    # A plain task, not a task group: the engine's own errors must reach the pipeline as
+    # they are, not wrapped in an ExceptionGroup.
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(writer.run(), name=f"progress {task_id}")
+    try:
+        yield writer.report
+    finally:
+        task.cancel()
+        with anyio.CancelScope(shield=True), contextlib.suppress(asyncio.CancelledError):
+            await task
