@@ -3,8 +3,8 @@
 Each replica loads the pipeline once (`num_gpus` per replica from settings, 1 on a GPU
 box) and serves `POST <route>/v1/edit`; Ray Serve autoscales the replicas between the
 configured bounds and keeps `max_ongoing_requests` small, since a replica runs one
-generation at a time. Ray's own ports bind loopback unless IMAGINE_GPU_WORKER_HOST says
-otherwise, usage stats stay off.
+generation at a time. The HTTP route binds IMAGINE_GPU_WORKER_HOST (loopback by default);
+usage stats stay off.
 """
 
 from __future__ import annotations
@@ -66,13 +66,12 @@ def run_ray_serve(settings: Settings) -> None:
     import ray
     from ray import serve
 
-    loopback = settings.gpu_worker_host in ("127.0.0.1", "localhost", "::1")
     init: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True}
     if settings.ray_address:
         init["address"] = settings.ray_address
     else:
-        if loopback:
-            init["_node_ip_address"] = "127.0.0.1"
+        # Note: Ray's own gRPC ports follow its node IP (ray.init turns 127.0.0.1 into the
+        # host's address); only the Serve HTTP route obeys IMAGINE_GPU_WORKER_HOST.
         if settings.ray_num_cpus is not None:
             init["num_cpus"] = settings.ray_num_cpus
         if settings.ray_temp_dir is not None:
