@@ -7,6 +7,7 @@ local diffusers-format directory or a repo id already in the local Hugging Face 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -159,7 +160,7 @@ class KontextRunner:
             return {}
 
         generator = torch.Generator(device="cpu").manual_seed(seed)
-        with self._lock, torch.inference_mode():
+        with self._lock, torch.inference_mode(), self._cache_context():
             output = self.pipe(
                 image=image,
                 prompt=prompt,
@@ -171,9 +172,22 @@ class KontextRunner:
                 max_sequence_length=self.config.max_sequence_length,
                 callback_on_step_end=on_step_end,
                 _auto_resize=False,
+                max_area=width * height,
             )
         result: Image.Image = output.images[0]
         return result
+
+    def _cache_context(self) -> contextlib.AbstractContextManager[Any]:
+        """First Block Cache needs a cache context around the denoiser calls, which
+        FluxKontextPipeline (unlike FluxPipeline) does not set: one per generation, from a
+        fresh state (Kontext runs no unconditional branch at true_cfg_scale 1)."""
+        if self.config.first_block_cache <= 0:
+            return contextlib.nullcontext()
+        self.pipe.transformer._reset_stateful_cache()
+        context: contextlib.AbstractContextManager[Any] = self.pipe.transformer.cache_context(
+            "cond"
+        )
+        return context
 
     def warm_up(self, width: int = 1024, height: int = 1024, steps: int = 2) -> float:
         """One small generation so the first request does not pay compilation; seconds."""
