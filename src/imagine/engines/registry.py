@@ -116,8 +116,7 @@ class _Builder:
         if self._diffusers is not None or "diffusers" in self.broken:
             return self._diffusers
         if not self.s.diffusers_model:
-            self.broken["diffusers"] = "IMAGINE_DIFFUSERS_MODEL is not set"
-            return None
+            return None  # not configured: skipped, like an upstream without a key
         try:
             from imagine.gpu.build import build_diffusers_engine
             from imagine.gpu.runner import ModelLoadError
@@ -137,8 +136,7 @@ class _Builder:
         s = self.s
         token = s.gpu_worker_token.get_secret_value() if s.gpu_worker_token else ""
         if not s.gpu_worker_url or not token or self.gpu_http is None:
-            self.broken["remote"] = "IMAGINE_GPU_WORKER_URL and IMAGINE_GPU_WORKER_TOKEN are needed"
-            return None
+            return None  # IMAGINE_GPU_WORKER_URL and IMAGINE_GPU_WORKER_TOKEN are needed
         assert s.gpu_worker_token is not None
         return RemoteEngine(
             self.gpu_http, s.gpu_worker_url, s.gpu_worker_token, s.gpu_worker_timeout
