@@ -81,7 +81,6 @@ class RemoteEngine:
                 if response.status_code != 200:
                     await response.aread()
                     raise _refused(response)
-                release_source(options)
                 return await self._read_stream(response, options)
         except httpx.ConnectError as exc:
             log.warning("GPU worker unreachable", engine=self.name, error=type(exc).__name__)
@@ -95,15 +94,20 @@ class RemoteEngine:
             raise UpstreamFailed("The GPU worker failed during the edit") from exc
 
     async def _read_stream(self, response: httpx.Response, options: EditOptions) -> EditResult:
+        accepted = False
         async for line in response.aiter_lines():
             if not line.strip():
                 continue
             event = _parse(line)
-            if "progress" in event:
+            if event.get("accepted"):
+                # The edit holds a GPU now: no failover after this, the input can go.
+                accepted = True
+                release_source(options)
+            elif "progress" in event:
                 if options.progress is not None:
                     options.progress(float(event["progress"]))
             elif "error" in event:
-                raise _error(event["error"])
+                raise _error(event["error"], accepted)
             elif "image" in event:
                 data = base64.b64decode(event["image"], validate=True)
                 info = await validate_result_bytes(data)
@@ -124,9 +128,11 @@ def _parse(line: str) -> dict[str, Any]:
     return event
 
 
-def _error(error: object) -> Exception:
+def _error(error: object, accepted: bool) -> Exception:
     status = int(error.get("status", 502)) if isinstance(error, dict) else 502
     message = str(error.get("message", "")) if isinstance(error, dict) else ""
+    if status == 429 and not accepted:
+        return UpstreamQueueFull()  # that replica's GPU queue was full: failover may retry
     if status == 504:
         return UpstreamTimeout(message or "The GPU worker did not finish in time")
     return UpstreamFailed(message or "The GPU worker failed")
