@@ -48,10 +48,16 @@ class Model:
         return self.kind == "edit"
 
 
-def default_catalog() -> dict[str, Model]:
-    """The contract's default catalog."""
+def default_catalog(dev_price: int = 2) -> dict[str, Model]:
+    """The contract's default catalog, plus the locally served FLUX.1 Kontext [dev]."""
     models = [
         Model("flux-kontext-max", 8, "edit", "FLUX.1 Kontext [max]: best prompt adherence"),
         Model("flux-kontext-pro", 4, "edit", "FLUX.1 Kontext [pro]: fast in-context editing"),
+        Model(
+            "flux-kontext-dev",
+            dev_price,
+            "edit",
+            "FLUX.1 Kontext [dev]: open weights, on your own GPUs (diffusers engine)",
+        ),
     ]
     return {m.id: m for m in models}

@@ -20,6 +20,7 @@ from imagine.clock import SystemClock
 from imagine.db.engine import create_engine, session_factory
 from imagine.db.existing import MissingDatabase, describe, open_existing
 from imagine.db.migrate import upgrade
+from imagine.gpu.cli import gpu_app
 from imagine.logs import configure_logging, resolve_json
 from imagine.settings import Settings
 from imagine.terminal import markup_safe, printable
@@ -41,6 +42,7 @@ app.add_typer(credits_app, name="credits")
 app.add_typer(keys_app, name="keys")
 app.add_typer(webhooks_app, name="webhooks")
 register_client_commands(app)  # edit, account: the SDK against a running server
+app.add_typer(gpu_app, name="gpu")
 
 
 def _configure_logging(settings: Settings) -> None:

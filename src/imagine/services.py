@@ -29,6 +29,7 @@ from imagine.engines.registry import (
     build_routes,
     local_limiters,
 )
+from imagine.engines.remote import build_worker_client
 from imagine.engines.shared_limiter import RedisSlotLimiter
 from imagine.fetch.client import OutboundClients, build_outbound_clients
 from imagine.fetch.images import ImageFetcher
@@ -68,6 +69,7 @@ class Services:
     language: LanguageChecker
     metrics: Metrics = field(default_factory=Metrics)
     redis: Redis | None = None
+    gpu_http: httpx.AsyncClient | None = None  # the remote engine's client to GPU workers
     # One bound per app on concurrent image decodes: one slot per core.
     decode_slots: anyio.CapacityLimiter = field(
         default_factory=lambda: anyio.CapacityLimiter(decode_concurrency())
@@ -81,6 +83,8 @@ class Services:
     async def close(self) -> None:
         """Release connections."""
         await self.clients.aclose()
+        if self.gpu_http is not None:
+            await self.gpu_http.aclose()
         await self.db.dispose()
         if self.read_db is not self.db:
             await self.read_db.dispose()
@@ -204,7 +208,7 @@ def build_services(
     on_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     read_db = create_engine(url.render_as_string(hide_password=False), pool) if on_file else db
     clients = OutboundClients.sharing(http) if http else build_outbound_clients(settings)
-    catalog = default_catalog()
+    catalog = default_catalog(settings.flux_kontext_dev_price)
     fetcher = ImageFetcher(
         clients.fetch,
         AddressPolicy.from_allow_list(settings.fetch_allow),
@@ -213,6 +217,7 @@ def build_services(
         max_redirects=settings.fetch_max_redirects,
     )
     the_clock = clock or SystemClock()
+    gpu_http = build_worker_client(settings.gpu_worker_timeout) if settings.gpu_worker_url else None
     redis = (
         Redis.from_url(
             settings.redis_url.get_secret_value(), socket_timeout=5, socket_connect_timeout=5
@@ -249,8 +254,14 @@ def build_services(
         fetcher=fetcher,
         catalog=catalog,
         routes=build_routes(
-            settings, catalog, clients.provider, the_clock, new_limiter=provider_limiters
+            settings,
+            catalog,
+            clients.provider,
+            the_clock,
+            new_limiter=provider_limiters,
+            gpu_http=gpu_http,
         ),
+        gpu_http=gpu_http,
         limiter=limiter,
         redis=redis,
         language=language or LanguageChecker(),

@@ -238,6 +238,90 @@ class Settings(BaseSettings):
         description="Hosts Replicate result URLs may point at.",
     )
 
+    # --- local FLUX.1 Kontext [dev] (diffusers engine, `imagine gpu`) ---
+    flux_kontext_dev_price: int = Field(
+        default=2, ge=0, description="Credits per flux-kontext-dev edit."
+    )
+    diffusers_model: str | None = Field(
+        default=None,
+        description="Local diffusers-format directory of FLUX.1 Kontext [dev] (or a repo id"
+        " already in the local Hugging Face cache); never downloaded at run time. Setting it"
+        " serves flux-kontext-dev with the diffusers engine.",
+    )
+    diffusers_device: str = Field(
+        default="auto", description="torch device: auto (cuda if available), cuda, cuda:1, cpu."
+    )
+    diffusers_steps: int = Field(default=28, ge=1, le=200, description="Denoising steps.")
+    diffusers_guidance: float = Field(default=2.5, ge=0, description="Guidance scale.")
+    diffusers_max_sequence_length: int = Field(
+        default=512, ge=16, le=512, description="T5 prompt tokens."
+    )
+    diffusers_queue_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request waits in the fair queue for the GPU before 429.",
+    )
+    diffusers_deadline: float = Field(
+        default=300.0, gt=0, description="Seconds one generation may take before 504."
+    )
+    diffusers_compile: bool = Field(
+        default=False, description="torch.compile the transformer (slow first start)."
+    )
+    diffusers_first_block_cache: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="First Block Cache threshold (e.g. 0.08); 0 is off.",
+    )
+    diffusers_fp8: bool = Field(
+        default=False, description="fp8 weight-only transformer (needs torchao)."
+    )
+    diffusers_cpu_offload: bool = Field(
+        default=False, description="Model CPU offload, for GPUs under ~40 GB."
+    )
+    diffusers_warmup: bool | None = Field(
+        default=None,
+        description="One warm-up generation at start; default: only when compiling.",
+    )
+    gpu_worker_url: str | None = Field(
+        default=None,
+        description="Base URL of `imagine gpu serve` for the remote engine, e.g."
+        " http://10.0.0.5:8100/kontext (Ray Serve) or http://127.0.0.1:8100 (--no-ray).",
+    )
+    gpu_worker_token: SecretStr | None = Field(
+        default=None,
+        description="Shared secret between the remote engine and `imagine gpu serve`"
+        " (required by both).",
+    )
+    gpu_worker_timeout: float = Field(
+        default=360.0, gt=0, description="Seconds the remote engine waits for one edit."
+    )
+    gpu_worker_host: str = Field(
+        default="127.0.0.1", description="Address `imagine gpu serve` binds to."
+    )
+    gpu_worker_port: int = Field(
+        default=8100, ge=1, le=65535, description="Port `imagine gpu serve` binds to."
+    )
+    gpu_min_replicas: int = Field(default=1, ge=0, description="Ray Serve: fewest GPU replicas.")
+    gpu_max_replicas: int = Field(default=1, ge=1, description="Ray Serve: most GPU replicas.")
+    gpu_max_ongoing_requests: int = Field(
+        default=2,
+        ge=1,
+        description="Ray Serve: requests one replica holds (one runs, the rest wait).",
+    )
+    gpu_num_gpus: float = Field(
+        default=1.0, ge=0, description="Ray Serve: GPUs per replica (0 on a CPU-only test box)."
+    )
+    ray_address: str | None = Field(
+        default=None, description="Ray cluster to join (default: start a local one)."
+    )
+    ray_num_cpus: int | None = Field(
+        default=None, ge=1, description="CPUs of a local Ray started by `imagine gpu serve`."
+    )
+    ray_temp_dir: Path | None = Field(
+        default=None, description="Temp/session directory of a local Ray (keep the path short)."
+    )
+
     # --- webhooks ---
     webhook_timeout: float = Field(default=15.0, gt=0, le=15, description="Per-attempt timeout.")
     webhook_poll_interval: float = Field(

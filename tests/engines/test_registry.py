@@ -72,7 +72,8 @@ async def test_no_keys_and_no_fallback_is_unavailable(http) -> None:
 
 async def test_a_bfl_key_makes_every_model_real(http) -> None:
     built = routes(http, bfl_api_key=SECRET)
-    for route in built.values():
+    hosted = [r for r in built.values() if r.model.id != "flux-kontext-dev"]  # local-only
+    for route in hosted:
         assert isinstance(route.engine, BflEngine) and route.engine_names == ["bfl"]
     maxi, pro = built["flux-kontext-max"].engine, built["flux-kontext-pro"].engine
     assert isinstance(maxi, BflEngine) and isinstance(pro, BflEngine)
@@ -109,7 +110,11 @@ async def test_log_routes_names_engines_never_keys(http) -> None:
     )
     with capture_logs() as logs:
         log_routes(built)
-    assert {e["model"] for e in logs} == {"flux-kontext-max", "flux-kontext-pro"}
+    assert {e["model"] for e in logs} == {
+        "flux-kontext-max",
+        "flux-kontext-pro",
+        "flux-kontext-dev",
+    }
     served = next(e for e in logs if e["model"] == "flux-kontext-max")
     assert served["engines"] == ["bfl", "fal"] and served["log_level"] == "info"
     unavailable = next(e for e in logs if e["model"] == "flux-kontext-pro")

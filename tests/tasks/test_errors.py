@@ -59,7 +59,7 @@ async def test_401_comes_before_validation(api: Api) -> None:
         ),
         (
             {"prompt": "blur", "image_url": "http://127.0.0.1/x.jpg", "model": "dall-e"},
-            ["model must be one of: flux-kontext-max, flux-kontext-pro"],
+            ["model must be one of: flux-kontext-dev, flux-kontext-max, flux-kontext-pro"],
         ),
         (
             {"prompt": "blur", "image_url": "http://127.0.0.1/x.jpg", "aspect_ratio": "5:4"},
@@ -257,7 +257,11 @@ async def test_503_when_model_has_no_engine(api: Api, image_host: ImageHost) -> 
     assert r.json()["errors"][0]["msg"].startswith("model flux-kontext-max is not available")
     models = (await api.client.get("/api/v1/models", headers={"Authorization": key})).json()
     available = {m["id"]: m["available"] for m in models["models"]}
-    assert available == {"flux-kontext-max": False, "flux-kontext-pro": True}
+    assert available == {
+        "flux-kontext-max": False,
+        "flux-kontext-pro": True,
+        "flux-kontext-dev": True,
+    }
     r = await api.imagine(key, prompt="blur", image_url=url, model="flux-kontext-pro")
     assert r.status_code == 200
 

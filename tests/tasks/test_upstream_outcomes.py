@@ -81,6 +81,7 @@ async def test_real_engine_finishes(api: Api, image_host: ImageHost, fake_bfl: F
     assert {m["id"]: m["engines"] for m in models["models"]} == {
         "flux-kontext-max": ["bfl"],
         "flux-kontext-pro": ["bfl"],
+        "flux-kontext-dev": [],  # not a hosted model: served by diffusers/remote only
     }
 
 

@@ -23,6 +23,7 @@ from imagine.engines.moderation import ModeratedEngine, SafetyMode
 from imagine.engines.offline.engine import OfflineEngine
 from imagine.engines.offline.vision.base import SafetyClassifier, Vision
 from imagine.engines.offline.vision.bundled import load_safety, load_vision
+from imagine.engines.remote import RemoteEngine
 from imagine.engines.replicate import (
     REPLICATE_MODELS,
     ReplicateEngine,
@@ -35,6 +36,7 @@ log = structlog.get_logger(__name__)
 UPSTREAMS = ("bfl", "fal", "replicate")
 # Engines without a provider's moderation: the safety classifier checks them (IMAGINE_SAFETY)
 LOCAL_ENGINES = frozenset({"offline", "diffusers", "remote"})
+LOCAL_MODEL = "flux-kontext-dev"  # what the diffusers and remote engines run
 
 
 @dataclass
@@ -99,11 +101,17 @@ class _Builder:
         clock: Clock,
         sleep: Sleep,
         new_limiter: LimiterFactory,
+        gpu_http: httpx.AsyncClient | None = None,
     ) -> None:
         self.s, self.http, self.clock, self.sleep = settings, http, clock, sleep
         self.new_limiter = new_limiter
+        self.gpu_http = gpu_http
         self.clients: dict[str, UpstreamClient] = {}
         self.limiters: dict[str, SlotLimiter] = {}
+        self._diffusers: Engine | None = None
+        # Why a local engine could not be built (e.g. a broken model directory): such a
+        # model is unavailable (503), never silently served by the offline engine.
+        self.broken: dict[str, str] = {}
 
     def has_key(self, name: str) -> bool:
         """True when the upstream `name` has a key or token configured."""
@@ -129,9 +137,44 @@ class _Builder:
             self.limiters[name] = self.new_limiter(name, cap)
         return self.limiters[name]
 
+    def diffusers(self) -> Engine | None:
+        """The in-process FLUX.1 Kontext [dev] engine, loaded once (None: see `broken`)."""
+        if self._diffusers is not None or "diffusers" in self.broken:
+            return self._diffusers
+        if not self.s.diffusers_model:
+            return None  # not configured: skipped, like an upstream without a key
+        try:
+            from imagine.gpu.build import build_diffusers_engine
+            from imagine.gpu.runner import ModelLoadError
+        except ImportError as exc:
+            self.broken["diffusers"] = (
+                f"the gpu extra is not installed ({exc}); pip install 'imagine[gpu]'"
+            )
+            return None
+        try:
+            self._diffusers = build_diffusers_engine(self.s)
+        except ModelLoadError as exc:
+            self.broken["diffusers"] = str(exc)
+        return self._diffusers
+
+    def remote(self) -> Engine | None:
+        """The engine calling `imagine gpu serve` workers (None: see `broken`)."""
+        s = self.s
+        token = s.gpu_worker_token.get_secret_value() if s.gpu_worker_token else ""
+        if not s.gpu_worker_url or not token or self.gpu_http is None:
+            return None  # IMAGINE_GPU_WORKER_URL and IMAGINE_GPU_WORKER_TOKEN are needed
+        assert s.gpu_worker_token is not None
+        return RemoteEngine(
+            self.gpu_http, s.gpu_worker_url, s.gpu_worker_token, s.gpu_worker_timeout
+        )
+
     def engine(self, name: str, model_id: str) -> Engine | None:
         """The `name` engine for `model_id`, or None if that upstream does not serve it."""
         s, deadline = self.s, self.s.upstream_deadline
+        if name == "diffusers":
+            return self.diffusers()
+        if name == "remote":
+            return self.remote()
         if name == "bfl" and model_id in BFL_ENDPOINTS and s.bfl_api_key:
             endpoint = BFL_ENDPOINTS[model_id]
             hosts = HostPolicy(s.bfl_base_url, s.bfl_delivery_hosts)
@@ -183,6 +226,17 @@ class _Builder:
         return None
 
 
+def _default_names(settings: Settings, model_id: str) -> list[str]:
+    """The local model's engine when one is configured (else the usual defaults)."""
+    if model_id != LOCAL_MODEL:
+        return []
+    if settings.diffusers_model:
+        return ["diffusers"]
+    if settings.gpu_worker_url:
+        return ["remote"]
+    return []
+
+
 def build_routes(
     settings: Settings,
     catalog: dict[str, Model],
@@ -190,19 +244,26 @@ def build_routes(
     clock: Clock,
     sleep: Sleep = asyncio.sleep,
     new_limiter: LimiterFactory = local_limiters,
+    *,
+    gpu_http: httpx.AsyncClient | None = None,
 ) -> dict[str, ModelRoute]:
     """Resolve each catalog model to its ordered engines (skipping upstreams without keys).
 
     `new_limiter` builds each provider key's in-flight caps: in-process by default, shared
     through Redis when replicas share the key (see services.py).
     """
-    builder = _Builder(settings, http_client, clock, sleep, new_limiter)
+    builder = _Builder(settings, http_client, clock, sleep, new_limiter, gpu_http)
     local = LocalModels.load(settings)
     offline: Callable[[], Engine] = lambda: local.guard(OfflineEngine(local.vision))  # noqa: E731
     keyed = [name for name in UPSTREAMS if builder.has_key(name)]
     routes: dict[str, ModelRoute] = {}
     for model in catalog.values():
-        names = settings.engines.get(model.id) or keyed or [settings.default_engine]
+        names = (
+            settings.engines.get(model.id)
+            or _default_names(settings, model.id)
+            or keyed
+            or [settings.default_engine]
+        )
         chain: list[tuple[str, Engine]] = []
         skipped: list[str] = []
         for name in names:
@@ -214,7 +275,10 @@ def build_routes(
             else:
                 chain.append((name, built))
         note = f"skipped {skipped} (no key, or not served there)" if skipped else ""
-        if not chain and settings.allow_offline_fallback:
+        broken = [f"{n}: {builder.broken[n]}" for n in skipped if n in builder.broken]
+        if not chain and broken:
+            routes[model.id] = ModelRoute(model, None, [], False, "; ".join(broken), skipped)
+        elif not chain and settings.allow_offline_fallback:
             routes[model.id] = ModelRoute(
                 model,
                 offline(),
@@ -278,7 +342,9 @@ def log_routes(routes: dict[str, ModelRoute]) -> None:
     """Say plainly, at startup, which engines serve each model (never keys or URLs)."""
     for route in routes.values():
         if not route.available:
-            log.warning(
+            # A configured local model that failed to load is an operator's emergency.
+            loud = log.error if route.note and "skipped" not in route.note else log.warning
+            loud(
                 "model unavailable",
                 model=route.model.id,
                 reason=route.note,

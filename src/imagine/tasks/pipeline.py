@@ -356,7 +356,11 @@ class EditPipeline:
             ratio = _ratio_for(req.aspect_ratio, source.info.width, source.info.height)
             options = _options(req, ratio)
             result = await _edit(
-                engine, placeholder_image(), req.prompt, replace(options, source=source), progress
+                engine,
+                placeholder_image(),
+                req.prompt,
+                replace(options, source=source),
+                progress or TaskProgress(self.sessions, self.clock, task_id),
             )
             del source
             encoded = await self._native_output(result, req.output_format)
@@ -373,7 +377,10 @@ class EditPipeline:
                 await progress.reach(DECODED)
             options = _options(req, ratio)
             width, height = options.width, options.height
-            result = await _edit(engine, prepared, req.prompt, options, progress)
+            # A synchronous edit shows the engine's own progress too (a local model's steps),
+            # written only once the engine reports any: hosted engines cost no writes.
+            follow = progress or TaskProgress(self.sessions, self.clock, task_id)
+            result = await _edit(engine, prepared, req.prompt, options, follow)
             del prepared
             encoded = await anyio.to_thread.run_sync(
                 _finish_image, result.image, width, height, req.output_format
@@ -494,11 +501,9 @@ async def _edit(
     image: Image.Image,
     prompt: str,
     options: EditOptions,
-    progress: TaskProgress | None,
+    progress: TaskProgress,
 ) -> EditResult:
     """`engine.edit`, with the engine's progress written to the task while it runs."""
-    if progress is None:
-        return await engine.edit(image, prompt, options)
     options = replace(options, progress=progress.engine_fraction)
     results: list[EditResult] = []
     try:

@@ -3,11 +3,13 @@
 Steps of the pipeline report fixed points (fetched 10, decoded 20, stored 95; finished is
 100). An engine reports a fraction through `EditOptions.progress`, from any thread, as often
 as it likes; `follow_engine` maps the latest one into 20..90 and writes it at most every
-`min_interval` seconds, and only when it grew by `min_step` points.
+`min_interval` seconds, and only when it grew by `min_step` points. It sleeps until the
+engine first reports: an engine that never does (a hosted provider) costs no wake-ups.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -47,11 +49,19 @@ class TaskProgress:
         self._written_at = 0.0
         self._fraction = 0.0
         self._lock = threading.Lock()
+        self._reported = False
+        self._first_report: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def engine_fraction(self, fraction: float) -> None:
         """The engine's callback (any thread): how far along it is, 0..1."""
         with self._lock:
             self._fraction = max(self._fraction, min(max(float(fraction), 0.0), 1.0))
+            wake = not self._reported and self._loop is not None
+            self._reported = True
+            loop, first = self._loop, self._first_report
+        if wake and loop is not None and first is not None:
+            loop.call_soon_threadsafe(first.set)
 
     async def reach(self, percentage: int, status: str = "processing") -> None:
         """Record a step of the pipeline (written at once; never lowers the percentage)."""
@@ -59,6 +69,12 @@ class TaskProgress:
 
     async def follow_engine(self, tick: float = 0.1) -> None:
         """Until cancelled: write the engine's reported progress, mapped into 20..90."""
+        first = asyncio.Event()
+        with self._lock:
+            self._first_report, self._loop = first, asyncio.get_running_loop()
+            if self._reported:
+                first.set()
+        await first.wait()
         while True:
             await anyio.sleep(tick)
             with self._lock:
