@@ -396,15 +396,19 @@ OPENAI_EDITS_BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["image", "prompt"],
+                    # `image` (one file) or `image[]` (several, as the SDK sends a list) is
+                    # required too: one of two names, which a 400 states when both lack.
+                    "required": ["prompt"],
                     "properties": {
-                        "image": {**_FILE, "description": "The input image"},
+                        "image": {**_FILE, "description": "The input image (or use image[])"},
                         "image[]": {
                             "type": "array",
                             "items": _FILE,
                             "description": "Several images (the first is used)",
                         },
-                        "prompt": {"type": "string", "minLength": 1},
+                        # Multipart values are all text: free-text fields carry no `type`, so
+                        # a "number" sent for them is (rightly) just text.
+                        "prompt": {"minLength": 1, "description": "The edit instruction"},
                         "model": {
                             "type": "string",
                             "description": "A catalog id (GET /v1/models); default"
@@ -420,9 +424,9 @@ OPENAI_EDITS_BODY: dict[str, Any] = {
                         "response_format": {"type": "string", "enum": ["url", "b64_json"]},
                         "output_format": {"type": "string", "enum": ["png", "jpeg"]},
                         "seed": {"type": "integer", "minimum": 0},
-                        "quality": {"type": "string", "description": "Accepted, ignored"},
-                        "background": {"type": "string", "description": "Accepted, ignored"},
-                        "user": {"type": "string", "description": "Accepted, ignored"},
+                        "quality": {"description": "Accepted, ignored"},
+                        "background": {"description": "Accepted, ignored"},
+                        "user": {"description": "Accepted, ignored"},
                     },
                 }
             }
