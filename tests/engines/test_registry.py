@@ -109,9 +109,12 @@ async def test_log_routes_names_engines_never_keys(http) -> None:
     )
     with capture_logs() as logs:
         log_routes(built)
-    assert {e["model"] for e in logs} == {"flux-kontext-max", "flux-kontext-pro"}
+    assert {e["model"] for e in logs} == set(default_catalog())
     served = next(e for e in logs if e["model"] == "flux-kontext-max")
     assert served["engines"] == ["bfl", "fal"] and served["log_level"] == "info"
+    # fal does not serve FLUX.2 in the bundled catalog: bfl only, fal skipped.
+    flux2 = next(e for e in logs if e["model"] == "flux-2-pro")
+    assert flux2["engines"] == ["bfl"] and "fal" in flux2["note"]
     unavailable = next(e for e in logs if e["model"] == "flux-kontext-pro")
     assert unavailable["log_level"] == "warning"
     assert SECRET not in repr(logs) and "http" not in repr(logs)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
 import structlog
 from PIL import Image
 
-from imagine.engines.base import EditOptions, EditResult
+from imagine.engines.base import EditOptions, EditResult, Receipt
 from imagine.engines.limiter import SlotLimiter, hold_all
 from imagine.engines.payload import decode_result, fit, validate_result_bytes
 from imagine.engines.upstream import Deadline, UpstreamClient, backoff
@@ -76,6 +77,7 @@ class HostedEngine(ABC):
         decoded nor resampled (its native size); without, decoded and fitted as before.
         `run` empties the request body once submitted, so a held edit keeps no upload.
         """
+        options = replace(options, receipt=Receipt())  # this attempt's own receipt
         request = await self.prepare(image, prompt, options)
         wait = min(self.queue_timeout, deadline.remaining("submit"))
         async with hold_all(self.limiters, wait):
@@ -91,10 +93,13 @@ class HostedEngine(ABC):
                 width=info.width,
                 height=info.height,
             )
-            return EditResult(engine=self.name, data=data, format=info.format)
-        edited = fit(await decode_result(data), options.width, options.height)
-        log.info("upstream edit finished", engine=self.name, model=options.model)
-        return EditResult(image=edited, engine=self.name)
+            result = EditResult(engine=self.name, data=data, format=info.format)
+        else:
+            edited = fit(await decode_result(data), options.width, options.height)
+            log.info("upstream edit finished", engine=self.name, model=options.model)
+            result = EditResult(image=edited, engine=self.name)
+        result.upstream_cost = options.receipt.cost
+        return result
 
     @abstractmethod
     async def prepare(

@@ -14,19 +14,16 @@ from pydantic import SecretStr
 from imagine.catalog import Model
 from imagine.clock import Clock
 from imagine.engines.base import Engine
-from imagine.engines.bfl import BFL_ENDPOINTS, BflEngine
+from imagine.engines.bfl import BflEngine
 from imagine.engines.failover import FailoverEngine
-from imagine.engines.fal import FAL_APPS, FalEngine
+from imagine.engines.fal import FalEngine
 from imagine.engines.hosts import HostPolicy
 from imagine.engines.limiter import Limiter, SlotLimiter
 from imagine.engines.moderation import ModeratedEngine, SafetyMode
 from imagine.engines.offline.engine import OfflineEngine
 from imagine.engines.offline.vision.base import SafetyClassifier, Vision
 from imagine.engines.offline.vision.bundled import load_safety, load_vision
-from imagine.engines.replicate import (
-    REPLICATE_MODELS,
-    ReplicateEngine,
-)
+from imagine.engines.replicate import ReplicateEngine
 from imagine.engines.upstream import Sleep, UpstreamClient
 from imagine.settings import Settings
 
@@ -129,11 +126,15 @@ class _Builder:
             self.limiters[name] = self.new_limiter(name, cap)
         return self.limiters[name]
 
-    def engine(self, name: str, model_id: str) -> Engine | None:
-        """The `name` engine for `model_id`, or None if that upstream does not serve it."""
+    def engine(self, name: str, model: Model) -> Engine | None:
+        """The `name` engine for `model`, or None if that upstream does not serve it (no
+        upstream id in the catalog) or has no key."""
         s, deadline = self.s, self.s.upstream_deadline
-        if name == "bfl" and model_id in BFL_ENDPOINTS and s.bfl_api_key:
-            endpoint = BFL_ENDPOINTS[model_id]
+        upstream_id = model.upstream_id(name)
+        if upstream_id is None:
+            return None
+        if name == "bfl" and s.bfl_api_key:
+            endpoint = upstream_id
             hosts = HostPolicy(s.bfl_base_url, s.bfl_delivery_hosts)
             client = self._client(name, hosts, {"x-key": s.bfl_api_key})
             # The endpoint's own cap (Kontext Max: 6) first, then the key's overall cap (24).
@@ -153,20 +154,21 @@ class _Builder:
                 deadline,
                 s.bfl_safety_tolerance,
                 s.upstream_queue_timeout,
+                sizing=model.sizing,
             )
-        if name == "fal" and model_id in FAL_APPS and s.fal_api_key:
+        if name == "fal" and s.fal_api_key:
             hosts = HostPolicy(s.fal_base_url, s.fal_delivery_hosts)
             client = self._client(name, hosts, {"Authorization": _prefixed("Key", s.fal_api_key)})
             return FalEngine(
                 client,
                 s.fal_base_url,
-                FAL_APPS[model_id],
+                upstream_id,
                 [self._limiter("fal", s.fal_max_in_flight, s.fal_api_key)],
                 deadline,
                 s.bfl_safety_tolerance,
                 s.upstream_queue_timeout,
             )
-        if name == "replicate" and model_id in REPLICATE_MODELS and s.replicate_api_token:
+        if name == "replicate" and s.replicate_api_token:
             hosts = HostPolicy(s.replicate_base_url, s.replicate_delivery_hosts)
             client = self._client(
                 name, hosts, {"Authorization": _prefixed("Bearer", s.replicate_api_token)}
@@ -174,7 +176,7 @@ class _Builder:
             return ReplicateEngine(
                 client,
                 s.replicate_base_url,
-                REPLICATE_MODELS[model_id],
+                upstream_id,
                 [self._limiter("replicate", s.replicate_max_in_flight, s.replicate_api_token)],
                 deadline,
                 s.bfl_safety_tolerance,
@@ -206,7 +208,7 @@ def build_routes(
         chain: list[tuple[str, Engine]] = []
         skipped: list[str] = []
         for name in names:
-            built = offline() if name == "offline" else builder.engine(name, model.id)
+            built = offline() if name == "offline" else builder.engine(name, model)
             if built is not None and name in LOCAL_ENGINES and name != "offline":
                 built = local.guard(built)
             if built is None:
@@ -286,8 +288,8 @@ def log_routes(routes: dict[str, ModelRoute]) -> None:
             )
         elif route.offline:
             log.warning(
-                "model served by the OFFLINE engine (classical image processing, not FLUX"
-                " Kontext); set IMAGINE_BFL_API_KEY to serve the real model",
+                "model served by the OFFLINE engine (classical image processing, not the"
+                " FLUX model); set IMAGINE_BFL_API_KEY to serve the real model",
                 model=route.model.id,
                 vision=route.vision or "none: GrabCut finds the subject (install the vision extra)",
                 **({"note": route.note} if route.note else {}),
