@@ -60,6 +60,8 @@ class BflEngine(HostedEngine):
     """
 
     name = "bfl"
+    max_inputs = MAX_INPUTS
+    text_to_image = True
 
     def __init__(
         self,

@@ -45,6 +45,10 @@ class HostedEngine(ABC):
     name = "hosted"
     # Takes EditOptions.source bytes as the upload and returns the provider's bytes.
     uses_source = True
+    # What the provider's body can carry: input images per task, and none at all (text to
+    # image). The registry does not route a model to an engine that cannot serve it.
+    max_inputs = 1
+    text_to_image = False
 
     def __init__(
         self,

@@ -128,7 +128,18 @@ class _Builder:
 
     def engine(self, name: str, model: Model) -> Engine | None:
         """The `name` engine for `model`, or None if that upstream does not serve it (no
-        upstream id in the catalog) or has no key."""
+        upstream id in the catalog, or its body cannot carry the model's inputs) or has no
+        key."""
+        built = self._engine(name, model)
+        if built is None:
+            return None
+        takes = int(getattr(built, "max_inputs", 1))
+        generates = bool(getattr(built, "text_to_image", False))
+        if model.max_images > takes or (not model.requires_image and not generates):
+            return None
+        return built
+
+    def _engine(self, name: str, model: Model) -> Engine | None:
         s, deadline = self.s, self.s.upstream_deadline
         upstream_id = model.upstream_id(name)
         if upstream_id is None:
