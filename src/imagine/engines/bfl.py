@@ -10,7 +10,7 @@ import structlog
 from PIL import Image
 
 from imagine.engines.base import EditOptions, release_source
-from imagine.engines.hosted import HostedEngine, malformed
+from imagine.engines.hosted import HostedEngine, HostedParts, HostedProvider, malformed
 from imagine.engines.limiter import SlotLimiter
 from imagine.engines.payload import input_base64, input_base64_of
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
@@ -78,6 +78,20 @@ class BflEngine(HostedEngine):
         self.endpoint = endpoint
         self.sizing = sizing
 
+    @classmethod
+    def from_parts(cls, parts: HostedParts) -> BflEngine:
+        """The engine for one catalog model, sized as the catalog says."""
+        return cls(
+            parts.upstream,
+            parts.base_url,
+            parts.upstream_id,
+            parts.limiters,
+            parts.deadline_s,
+            parts.safety_tolerance,
+            parts.queue_timeout,
+            sizing=parts.sizing,
+        )
+
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions
     ) -> dict[str, Any]:
@@ -131,3 +145,17 @@ class BflEngine(HostedEngine):
             cost=cost if isinstance(cost, (int, float)) else None,
         )
         return await self.poll(self.upstream.hosts.check(polling_url), deadline, bfl_step)
+
+
+PROVIDER = HostedProvider(
+    name="bfl",
+    engine=BflEngine,
+    auth_header="x-key",
+    auth_scheme="",
+    key_setting="bfl_api_key",
+    base_url_setting="bfl_base_url",
+    delivery_hosts_setting="bfl_delivery_hosts",
+    max_in_flight_setting="bfl_max_in_flight",
+    # Kontext [max] has its own, lower cap per key (6) besides the key's overall one (24).
+    endpoint_caps={"flux-kontext-max": "bfl_max_in_flight_kontext_max"},
+)

@@ -11,7 +11,7 @@ import structlog
 from PIL import Image
 
 from imagine.engines.base import EditOptions, release_source
-from imagine.engines.hosted import HostedEngine, malformed
+from imagine.engines.hosted import HostedEngine, HostedParts, HostedProvider, malformed
 from imagine.engines.limiter import SlotLimiter
 from imagine.engines.payload import input_data_uri
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
@@ -85,6 +85,19 @@ class FalEngine(HostedEngine):
         self.app = app
         self.safety_tolerance = max(1, self.safety_tolerance)  # fal takes 1..2
 
+    @classmethod
+    def from_parts(cls, parts: HostedParts) -> FalEngine:
+        """The engine for one catalog model (the upstream id is the app)."""
+        return cls(
+            parts.upstream,
+            parts.base_url,
+            parts.upstream_id,
+            parts.limiters,
+            parts.deadline_s,
+            parts.safety_tolerance,
+            parts.queue_timeout,
+        )
+
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions
     ) -> dict[str, Any]:
@@ -135,3 +148,15 @@ class FalEngine(HostedEngine):
         result = await self.upstream.send("GET", response_url, deadline, "poll")
         self._refused(result)
         return fal_result_url(json_object(result, self.name))
+
+
+PROVIDER = HostedProvider(
+    name="fal",
+    engine=FalEngine,
+    auth_header="Authorization",
+    auth_scheme="Key",
+    key_setting="fal_api_key",
+    base_url_setting="fal_base_url",
+    delivery_hosts_setting="fal_delivery_hosts",
+    max_in_flight_setting="fal_max_in_flight",
+)

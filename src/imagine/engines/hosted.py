@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
@@ -31,6 +31,42 @@ class DeadlineAware(Protocol):
     ) -> EditResult:
         """Edit, giving up when `deadline` passes."""
         ...
+
+
+@dataclass(frozen=True)
+class HostedParts:
+    """What the registry hands a hosted engine for one catalog model."""
+
+    upstream: UpstreamClient
+    base_url: str
+    upstream_id: str  # the provider's id for the model (catalog `engines.<name>`)
+    limiters: Sequence[SlotLimiter]
+    deadline_s: float
+    safety_tolerance: int
+    queue_timeout: float
+    sizing: str  # the catalog's: aspect_ratio | width_height
+
+
+@dataclass(frozen=True)
+class HostedProvider:
+    """A hosted provider described as data: the registry builds its engines from this.
+
+    The `*_setting` fields name Settings attributes (e.g. "bfl_api_key"). `auth_scheme` ""
+    sends the key as it is in `auth_header`, else `<scheme> <key>`. `endpoint_caps` names,
+    per upstream id, a setting with that endpoint's own in-flight cap (held before the
+    key's overall cap). Adding a provider: an engine module with one `PROVIDER` and its
+    settings, listed in registry.HOSTED.
+    """
+
+    name: str
+    engine: type[HostedEngine]
+    auth_header: str
+    auth_scheme: str
+    key_setting: str
+    base_url_setting: str
+    delivery_hosts_setting: str
+    max_in_flight_setting: str
+    endpoint_caps: Mapping[str, str] = field(default_factory=dict)
 
 
 def malformed(engine: str) -> UpstreamFailed:
@@ -66,6 +102,11 @@ class HostedEngine(ABC):
         # Every provider allows at most 2 when an input image is sent (BFL's own rule).
         self.safety_tolerance = min(safety_tolerance, 2)
         self.queue_timeout = queue_timeout
+
+    @classmethod
+    @abstractmethod
+    def from_parts(cls, parts: HostedParts) -> HostedEngine:
+        """The engine for one catalog model (what the registry calls)."""
 
     async def edit(self, image: Image.Image, prompt: str, options: EditOptions) -> EditResult:
         """Edit within this engine's own deadline (`upstream_deadline`)."""

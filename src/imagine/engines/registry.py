@@ -13,23 +13,27 @@ from pydantic import SecretStr
 
 from imagine.catalog import Model
 from imagine.clock import Clock
+from imagine.engines import bfl, fal, replicate
 from imagine.engines.base import Engine
-from imagine.engines.bfl import BflEngine
 from imagine.engines.failover import FailoverEngine
-from imagine.engines.fal import FalEngine
+from imagine.engines.hosted import HostedParts, HostedProvider
 from imagine.engines.hosts import HostPolicy
 from imagine.engines.limiter import Limiter, SlotLimiter
 from imagine.engines.moderation import ModeratedEngine, SafetyMode
 from imagine.engines.offline.engine import OfflineEngine
 from imagine.engines.offline.vision.base import SafetyClassifier, Vision
 from imagine.engines.offline.vision.bundled import load_safety, load_vision
-from imagine.engines.replicate import ReplicateEngine
 from imagine.engines.upstream import Sleep, UpstreamClient
 from imagine.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-UPSTREAMS = ("bfl", "fal", "replicate")
+# The hosted providers, each described by its engine module (name, auth, settings); the
+# default engine order when keys are set is this order.
+HOSTED: dict[str, HostedProvider] = {
+    p.name: p for p in (bfl.PROVIDER, fal.PROVIDER, replicate.PROVIDER)
+}
+UPSTREAMS = tuple(HOSTED)
 # Engines without a provider's moderation: the safety classifier checks them (IMAGINE_SAFETY)
 LOCAL_ENGINES = frozenset({"offline", "diffusers", "remote"})
 
@@ -103,22 +107,30 @@ class _Builder:
         self.limiters: dict[str, SlotLimiter] = {}
 
     def has_key(self, name: str) -> bool:
-        """True when the upstream `name` has a key or token configured."""
-        keys = {
-            "bfl": self.s.bfl_api_key,
-            "fal": self.s.fal_api_key,
-            "replicate": self.s.replicate_api_token,
-        }
-        return bool(keys.get(name))
+        """True when the hosted provider `name` has a key or token configured."""
+        provider = HOSTED.get(name)
+        return provider is not None and bool(self._key(provider))
 
-    def _client(
-        self, name: str, hosts: HostPolicy, auth: dict[str, str | SecretStr]
-    ) -> UpstreamClient:
-        if name not in self.clients:
-            self.clients[name] = UpstreamClient(
-                name, self.http, hosts, auth, self.clock, self.sleep
+    def _key(self, provider: HostedProvider) -> SecretStr | None:
+        key = getattr(self.s, provider.key_setting)
+        return key if isinstance(key, SecretStr) and key.get_secret_value() else None
+
+    def _client(self, provider: HostedProvider, key: SecretStr) -> UpstreamClient:
+        if provider.name not in self.clients:
+            hosts = HostPolicy(
+                getattr(self.s, provider.base_url_setting),
+                getattr(self.s, provider.delivery_hosts_setting),
             )
-        return self.clients[name]
+            value = _prefixed(provider.auth_scheme, key) if provider.auth_scheme else key
+            self.clients[provider.name] = UpstreamClient(
+                provider.name,
+                self.http,
+                hosts,
+                {provider.auth_header: value},
+                self.clock,
+                self.sleep,
+            )
+        return self.clients[provider.name]
 
     def _limiter(self, key: str, cap: int, secret: SecretStr | None) -> SlotLimiter:
         name = f"{key}:{_fingerprint(secret)}"
@@ -130,70 +142,36 @@ class _Builder:
         """The `name` engine for `model`, or None if that upstream does not serve it (no
         upstream id in the catalog, or its body cannot carry the model's inputs) or has no
         key."""
-        built = self._engine(name, model)
-        if built is None:
-            return None
-        takes = int(getattr(built, "max_inputs", 1))
-        generates = bool(getattr(built, "text_to_image", False))
-        if model.max_images > takes or (not model.requires_image and not generates):
-            return None
-        return built
-
-    def _engine(self, name: str, model: Model) -> Engine | None:
-        s, deadline = self.s, self.s.upstream_deadline
+        provider = HOSTED.get(name)
         upstream_id = model.upstream_id(name)
-        if upstream_id is None:
+        if provider is None or upstream_id is None:
             return None
-        if name == "bfl" and s.bfl_api_key:
-            endpoint = upstream_id
-            hosts = HostPolicy(s.bfl_base_url, s.bfl_delivery_hosts)
-            client = self._client(name, hosts, {"x-key": s.bfl_api_key})
-            # The endpoint's own cap (Kontext Max: 6) first, then the key's overall cap (24).
-            limiters = [self._limiter("bfl", s.bfl_max_in_flight, s.bfl_api_key)]
-            if endpoint == "flux-kontext-max":
-                limiters.insert(
-                    0,
-                    self._limiter(
-                        f"bfl:{endpoint}", s.bfl_max_in_flight_kontext_max, s.bfl_api_key
-                    ),
-                )
-            return BflEngine(
-                client,
-                s.bfl_base_url,
-                endpoint,
-                limiters,
-                deadline,
-                s.bfl_safety_tolerance,
-                s.upstream_queue_timeout,
+        engine_cls = provider.engine
+        if model.max_images > engine_cls.max_inputs or (
+            not model.requires_image and not engine_cls.text_to_image
+        ):
+            return None
+        key = self._key(provider)
+        if key is None:
+            return None
+        s = self.s
+        # The endpoint's own cap (e.g. Kontext Max: 6) first, then the key's overall cap.
+        limiters = [self._limiter(name, getattr(s, provider.max_in_flight_setting), key)]
+        cap_setting = provider.endpoint_caps.get(upstream_id)
+        if cap_setting is not None:
+            limiters.insert(0, self._limiter(f"{name}:{upstream_id}", getattr(s, cap_setting), key))
+        return engine_cls.from_parts(
+            HostedParts(
+                upstream=self._client(provider, key),
+                base_url=getattr(s, provider.base_url_setting),
+                upstream_id=upstream_id,
+                limiters=limiters,
+                deadline_s=s.upstream_deadline,
+                safety_tolerance=s.bfl_safety_tolerance,
+                queue_timeout=s.upstream_queue_timeout,
                 sizing=model.sizing,
             )
-        if name == "fal" and s.fal_api_key:
-            hosts = HostPolicy(s.fal_base_url, s.fal_delivery_hosts)
-            client = self._client(name, hosts, {"Authorization": _prefixed("Key", s.fal_api_key)})
-            return FalEngine(
-                client,
-                s.fal_base_url,
-                upstream_id,
-                [self._limiter("fal", s.fal_max_in_flight, s.fal_api_key)],
-                deadline,
-                s.bfl_safety_tolerance,
-                s.upstream_queue_timeout,
-            )
-        if name == "replicate" and s.replicate_api_token:
-            hosts = HostPolicy(s.replicate_base_url, s.replicate_delivery_hosts)
-            client = self._client(
-                name, hosts, {"Authorization": _prefixed("Bearer", s.replicate_api_token)}
-            )
-            return ReplicateEngine(
-                client,
-                s.replicate_base_url,
-                upstream_id,
-                [self._limiter("replicate", s.replicate_max_in_flight, s.replicate_api_token)],
-                deadline,
-                s.bfl_safety_tolerance,
-                s.upstream_queue_timeout,
-            )
-        return None
+        )
 
 
 def build_routes(

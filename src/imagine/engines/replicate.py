@@ -10,7 +10,7 @@ import structlog
 from PIL import Image
 
 from imagine.engines.base import EditOptions, release_source
-from imagine.engines.hosted import HostedEngine, malformed
+from imagine.engines.hosted import HostedEngine, HostedParts, HostedProvider, malformed
 from imagine.engines.limiter import SlotLimiter
 from imagine.engines.payload import input_data_uri
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
@@ -76,6 +76,19 @@ class ReplicateEngine(HostedEngine):
         super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance, queue_timeout)
         self.model = model
 
+    @classmethod
+    def from_parts(cls, parts: HostedParts) -> ReplicateEngine:
+        """The engine for one catalog model (the upstream id is the model)."""
+        return cls(
+            parts.upstream,
+            parts.base_url,
+            parts.upstream_id,
+            parts.limiters,
+            parts.deadline_s,
+            parts.safety_tolerance,
+            parts.queue_timeout,
+        )
+
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions
     ) -> dict[str, Any]:
@@ -125,3 +138,15 @@ class ReplicateEngine(HostedEngine):
         )
         cancel = ("POST", urls.get("cancel")) if isinstance(urls, dict) else None
         return await self.poll(get_url, deadline, replicate_step, first=prediction, cancel=cancel)
+
+
+PROVIDER = HostedProvider(
+    name="replicate",
+    engine=ReplicateEngine,
+    auth_header="Authorization",
+    auth_scheme="Bearer",
+    key_setting="replicate_api_token",
+    base_url_setting="replicate_base_url",
+    delivery_hosts_setting="replicate_delivery_hosts",
+    max_in_flight_setting="replicate_max_in_flight",
+)
