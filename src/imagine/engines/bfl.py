@@ -121,11 +121,7 @@ class BflEngine(HostedEngine):
         )
         body.clear()  # the upload is the provider's now: hold no copy while polling
         if response.status_code in (400, 422):
-            log.warning(
-                "upstream rejected the request", engine=self.name, status=response.status_code
-            )
-            log.debug("upstream rejection", engine=self.name, body=response.text[:500])
-            raise UpstreamFailed("Upstream rejected the request")
+            raise self.rejected(response)
         answer = json_object(response, self.name)
         task_id = answer.get("id")
         polling_url = answer.get("polling_url")

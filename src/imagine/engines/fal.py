@@ -15,7 +15,7 @@ from imagine.engines.hosted import HostedEngine, HostedParts, HostedProvider, ma
 from imagine.engines.limiter import SlotLimiter
 from imagine.engines.payload import input_data_uri
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
-from imagine.errors import ContentPolicyViolation, UpstreamFailed
+from imagine.errors import ContentPolicyViolation
 
 log = structlog.get_logger(__name__)
 
@@ -119,11 +119,7 @@ class FalEngine(HostedEngine):
             log.info("upstream refused on content grounds", engine=self.name)
             raise ContentPolicyViolation()
         if 400 <= response.status_code < 500:
-            log.warning(
-                "upstream rejected the request", engine=self.name, status=response.status_code
-            )
-            log.debug("upstream rejection", engine=self.name, body=response.text[:500])
-            raise UpstreamFailed("Upstream rejected the request")
+            raise self.rejected(response)
 
     async def run(self, body: dict[str, Any], options: EditOptions, deadline: Deadline) -> str:
         """Enqueue, poll status_url until COMPLETED, then read response_url."""

@@ -103,6 +103,13 @@ class HostedEngine(ABC):
         self.safety_tolerance = min(safety_tolerance, 2)
         self.queue_timeout = queue_timeout
 
+    def rejected(self, response: httpx.Response) -> UpstreamFailed:
+        """The error for a request the provider refused as invalid (a 4xx); the provider's
+        words go to the debug log only (they may quote the prompt)."""
+        log.warning("upstream rejected the request", engine=self.name, status=response.status_code)
+        log.debug("upstream rejection", engine=self.name, body=response.text[:500])
+        return UpstreamFailed("Upstream rejected the request")
+
     @classmethod
     @abstractmethod
     def from_parts(cls, parts: HostedParts) -> HostedEngine:

@@ -119,11 +119,7 @@ class ReplicateEngine(HostedEngine):
         )
         body.clear()  # the upload is the provider's now: hold no copy while polling
         if 400 <= response.status_code < 500:
-            log.warning(
-                "upstream rejected the request", engine=self.name, status=response.status_code
-            )
-            log.debug("upstream rejection", engine=self.name, body=response.text[:500])
-            raise UpstreamFailed("Upstream rejected the request")
+            raise self.rejected(response)
         prediction = json_object(response, self.name)
         urls = prediction.get("urls")
         get_url = urls.get("get") if isinstance(urls, dict) else None
