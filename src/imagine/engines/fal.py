@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -19,12 +18,6 @@ from imagine.errors import ContentPolicyViolation
 
 log = structlog.get_logger(__name__)
 
-FAL_APPS = MappingProxyType(
-    {
-        "flux-kontext-max": "fal-ai/flux-pro/kontext/max",
-        "flux-kontext-pro": "fal-ai/flux-pro/kontext",
-    }
-)
 # Hosts fal serves result files from (https only); the queue host itself is always allowed.
 
 _RUNNING = frozenset({"IN_QUEUE", "IN_PROGRESS"})

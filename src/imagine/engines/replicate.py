@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import MappingProxyType
 from typing import Any
 
 import structlog
@@ -18,12 +17,6 @@ from imagine.errors import ContentPolicyViolation, UpstreamFailed
 
 log = structlog.get_logger(__name__)
 
-REPLICATE_MODELS = MappingProxyType(
-    {
-        "flux-kontext-max": "black-forest-labs/flux-kontext-max",
-        "flux-kontext-pro": "black-forest-labs/flux-kontext-pro",
-    }
-)
 # Longest sync wait Replicate accepts in `Prefer: wait=<seconds>`.
 REPLICATE_MAX_WAIT = 60
 
