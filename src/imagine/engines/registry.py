@@ -190,6 +190,11 @@ def build_routes(
     builder = _Builder(settings, http_client, clock, sleep, new_limiter)
     local = LocalModels.load(settings)
     offline: Callable[[], Engine] = lambda: local.guard(OfflineEngine(local.vision))  # noqa: E731
+    # Engine kinds that are not hosted providers: name → a builder for one catalog model
+    # (None: it cannot serve that model). A local GPU or remote worker kind is one more entry.
+    local_kinds: dict[str, Callable[[Model], Engine | None]] = {
+        "offline": lambda _model: offline(),
+    }
     keyed = [name for name in UPSTREAMS if builder.has_key(name)]
     routes: dict[str, ModelRoute] = {}
     for model in catalog.values():
@@ -197,7 +202,8 @@ def build_routes(
         chain: list[tuple[str, Engine]] = []
         skipped: list[str] = []
         for name in names:
-            built = offline() if name == "offline" else builder.engine(name, model)
+            make = local_kinds.get(name)
+            built = make(model) if make is not None else builder.engine(name, model)
             if built is not None and name in LOCAL_ENGINES and name != "offline":
                 built = local.guard(built)
             if built is None:
