@@ -88,12 +88,11 @@ def read_form(
 
     images = [u for u in uploads if u.name in IMAGE_FIELDS]
     stray_text = [n for n in IMAGE_FIELDS if fields.get(n)]
-    if not images:
-        problems.append(
-            "image must be an uploaded file (multipart/form-data)"
-            if stray_text
-            else "image is required"
-        )
+    if stray_text:
+        # A text value where a file belongs (also beside real files): never silently dropped.
+        problems.append("image must be an uploaded file (multipart/form-data)")
+    elif not images:
+        problems.append("image is required")
     if any(u.name == "mask" for u in uploads):
         warnings.append("mask is not supported and was ignored: the prompt says what to edit")
 
