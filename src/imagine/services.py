@@ -20,7 +20,7 @@ from imagine.accounts.concurrency import (
     LocalInFlightLimiter,
     RedisInFlightLimiter,
 )
-from imagine.catalog import Model, default_catalog
+from imagine.catalog import Model, load_catalog
 from imagine.clock import Clock, SystemClock
 from imagine.db.engine import PoolLimits, create_engine, read_session_factory, session_factory
 from imagine.engines.registry import (
@@ -208,7 +208,7 @@ def build_services(
     on_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     read_db = create_engine(url.render_as_string(hide_password=False), pool) if on_file else db
     clients = OutboundClients.sharing(http) if http else build_outbound_clients(settings)
-    catalog = default_catalog(settings.flux_kontext_dev_price)
+    catalog = load_catalog(settings.catalog_file)
     fetcher = ImageFetcher(
         clients.fetch,
         AddressPolicy.from_allow_list(settings.fetch_allow),

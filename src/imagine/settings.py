@@ -197,6 +197,12 @@ class Settings(BaseSettings):
         default=True,
         description="Serve a model with the offline engine when none of its engines has a key.",
     )
+    # --- catalog (model ids, kinds, prices, upstream ids) ---
+    catalog_file: str = Field(
+        default="",
+        description="A TOML model catalog replacing the bundled one (same shape as"
+        " src/imagine/catalog.toml); empty: the bundled catalog.",
+    )
     upstream_deadline: float = Field(
         default=120.0, gt=0, description="Seconds an upstream engine may take before 504."
     )
@@ -239,9 +245,6 @@ class Settings(BaseSettings):
     )
 
     # --- local FLUX.1 Kontext [dev] (diffusers engine, `imagine gpu`) ---
-    flux_kontext_dev_price: int = Field(
-        default=2, ge=0, description="Credits per flux-kontext-dev edit."
-    )
     diffusers_model: str | None = Field(
         default=None,
         description="Local diffusers-format directory of FLUX.1 Kontext [dev] (or a repo id"

@@ -20,8 +20,52 @@ _OUTCOMES = {
 }
 
 
+# FLUX.2 endpoints and how many input images each takes (input_image … input_image_N).
+FLUX2_INPUTS = {
+    "flux-2-pro": 8,
+    "flux-2-max": 8,
+    "flux-2-flex": 8,
+    "flux-2-klein-4b": 4,
+    "flux-2-klein-9b": 5,
+}
+# What the fake charges per task (BFL answers with `cost` in its credits).
+FLUX2_COST = 3.5
+
+
+def _b64_ok(value: object) -> bool:
+    try:
+        base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return bool(value)
+
+
+def _flux2_problems(endpoint: str, body: dict[str, object]) -> list[str]:
+    """The documented FLUX.2 body rules: inputs in sequence within the endpoint's limit,
+    width/height multiples of 16, at least 64, at most 4 MP (0 or absent: inferred)."""
+    problems = []
+    limit = FLUX2_INPUTS[endpoint]
+    names = ["input_image"] + [f"input_image_{n}" for n in range(2, 11)]
+    given = [n for n in names if n in body]
+    if given != names[: len(given)] or len(given) > limit:
+        problems.append("input_image")
+    problems += [n for n in given if not _b64_ok(body[n])]
+    width, height = body.get("width") or 0, body.get("height") or 0
+    for name, side in (("width", width), ("height", height)):
+        if not isinstance(side, int) or (side and (side % 16 or side < 64)):
+            problems.append(name)
+    if isinstance(width, int) and isinstance(height, int) and width * height > 4_194_304:
+        problems.append("width")
+    if not given and not (width and height):
+        problems.append("width")  # nothing to infer the size from
+    if "aspect_ratio" in body:
+        problems.append("aspect_ratio")
+    return problems
+
+
 def bfl_app(server: FakeServer) -> Starlette:
-    """POST /v1/<endpoint> → {id, polling_url}; GET /v1/get_result?id= → {status, result}."""
+    """POST /v1/<endpoint> → {id, polling_url[, cost]}; GET /v1/get_result?id= → {status,
+    result}. Kontext endpoints need `input_image`; FLUX.2 ones follow `_flux2_problems`."""
 
     async def submit(request: Request) -> Response:
         state = server.state
@@ -30,13 +74,17 @@ def bfl_app(server: FakeServer) -> Starlette:
             return JSONResponse({"detail": "Not authenticated"}, 401)
         body = await request.json()
         state.bodies.append(body)
+        endpoint = request.path_params["endpoint"]
         problems = []
         if not isinstance(body.get("prompt"), str):
             problems.append("prompt")
-        try:
-            base64.b64decode(body.get("input_image", ""), validate=True)
-        except (binascii.Error, ValueError):
-            problems.append("input_image")
+        if endpoint in FLUX2_INPUTS:
+            problems += _flux2_problems(endpoint, body)
+        else:
+            try:
+                base64.b64decode(body.get("input_image", ""), validate=True)
+            except (binascii.Error, ValueError):
+                problems.append("input_image")
         if int(body.get("safety_tolerance", 2)) > 2:
             problems.append("safety_tolerance")
         if problems:
@@ -49,7 +97,10 @@ def bfl_app(server: FakeServer) -> Starlette:
         if state.polling_url == "":  # older API versions answered with the id only
             return JSONResponse({"id": got.id})
         polling = state.polling_url or f"{server.base_url}/v1/get_result?id={got.id}"
-        return JSONResponse({"id": got.id, "polling_url": polling})
+        answer: dict[str, object] = {"id": got.id, "polling_url": polling}
+        if endpoint in FLUX2_INPUTS:
+            answer.update(cost=FLUX2_COST, input_mp=1.0, output_mp=1.0)
+        return JSONResponse(answer)
 
     async def get_result(request: Request) -> Response:
         state = server.state

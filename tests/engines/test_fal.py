@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from imagine.catalog import default_catalog
 from imagine.engines.base import EditOptions
-from imagine.engines.fal import FAL_APPS, FalEngine
+from imagine.engines.fal import FalEngine
 from imagine.engines.hosts import HostPolicy
 from imagine.engines.limiter import Limiter
 from imagine.engines.upstream import SubmitTimeout, UpstreamClient, UpstreamOutage
@@ -30,6 +31,9 @@ from .fakes import (
     input_image,
     provider_client,
 )
+
+# The bundled catalog's fal ids (the engine module holds none).
+FAL_APPS = {m.id: app for m in default_catalog().values() if (app := m.upstream_id("fal"))}
 
 OPTIONS = EditOptions("flux-kontext-max", "3:2", 1248, 832, seed=3, output_format="jpeg")
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from imagine.catalog import default_catalog
 from imagine.engines.base import (
     EditOptions,
     EditResult,
@@ -21,13 +22,13 @@ from imagine.engines.base import (
 )
 from imagine.engines.bfl import BflEngine
 from imagine.engines.failover import FailoverEngine
-from imagine.engines.fal import FAL_APPS, FalEngine
+from imagine.engines.fal import FalEngine
 from imagine.engines.hosted import HostedEngine
 from imagine.engines.hosts import HostPolicy
 from imagine.engines.limiter import Limiter
 from imagine.engines.offline.engine import OfflineEngine
 from imagine.engines.payload import prepare_source
-from imagine.engines.replicate import REPLICATE_MODELS, ReplicateEngine
+from imagine.engines.replicate import ReplicateEngine
 from imagine.engines.upstream import Deadline, UpstreamClient
 from imagine.errors import UpstreamFailed
 from tests.hostile_images import with_orientation
@@ -36,6 +37,14 @@ from tests.support import image_bytes
 from .fake_bfl import bfl_app
 from .fake_hosted import fal_app, replicate_app
 from .fakes import SECRET, Answer, FakeProvider, FakeServer, FakeTime, provider_client
+
+# The bundled catalog's fal ids (the engine module holds none).
+FAL_APPS = {m.id: app for m in default_catalog().values() if (app := m.upstream_id("fal"))}
+
+# The bundled catalog's replicate ids (the engine module holds none).
+REPLICATE_MODELS = {
+    m.id: app for m in default_catalog().values() if (app := m.upstream_id("replicate"))
+}
 
 ORIGINAL = image_bytes((1600, 1200), quality=90)  # a 4:3 camera-style JPEG
 OPTIONS = EditOptions("flux-kontext-max", "16:9", 1360, 768, seed=1, output_format="jpeg")

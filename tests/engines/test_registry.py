@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -110,13 +111,12 @@ async def test_log_routes_names_engines_never_keys(http) -> None:
     )
     with capture_logs() as logs:
         log_routes(built)
-    assert {e["model"] for e in logs} == {
-        "flux-kontext-max",
-        "flux-kontext-pro",
-        "flux-kontext-dev",
-    }
+    assert {e["model"] for e in logs} == set(default_catalog())
     served = next(e for e in logs if e["model"] == "flux-kontext-max")
     assert served["engines"] == ["bfl", "fal"] and served["log_level"] == "info"
+    # fal does not serve FLUX.2 in the bundled catalog: bfl only, fal skipped.
+    flux2 = next(e for e in logs if e["model"] == "flux-2-pro")
+    assert flux2["engines"] == ["bfl"] and "fal" in flux2["note"]
     unavailable = next(e for e in logs if e["model"] == "flux-kontext-pro")
     assert unavailable["log_level"] == "warning"
     assert SECRET not in repr(logs) and "http" not in repr(logs)
@@ -131,3 +131,21 @@ async def test_built_route_edits_through_the_fake(http, server) -> None:
         input_image(), "p", EditOptions("flux-kontext-pro", "1:1", 1024, 1024)
     )
     assert result.engine == "bfl" and fake.requests[0] == ("POST", "/v1/flux-kontext-pro")
+
+
+async def test_an_upstream_whose_body_cannot_carry_the_model_is_skipped(http) -> None:
+    # fal takes one image and cannot generate: a catalog that lists it for a FLUX.2-like
+    # model does not route there (bfl serves it; fal is skipped with a note).
+    catalog = default_catalog()
+    flux2 = catalog["flux-2-pro"]
+    catalog["flux-2-pro"] = replace(flux2, engines={**flux2.engines, "fal": "fal-ai/some-app"})
+    built = build_routes(
+        Settings(bfl_api_key=SECRET, fal_api_key=SECRET + "fal"),
+        catalog,
+        http,
+        FakeTime().clock,
+        FakeTime().sleep,
+    )
+    assert built["flux-2-pro"].engine_names == ["bfl"]
+    assert built["flux-2-pro"].skipped == ["fal"]
+    assert built["flux-kontext-pro"].engine_names == ["bfl", "fal"]

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from imagine.catalog import default_catalog
 from imagine.engines.base import EditOptions
 from imagine.engines.hosts import HostPolicy
 from imagine.engines.limiter import Limiter
-from imagine.engines.replicate import REPLICATE_MODELS, ReplicateEngine
+from imagine.engines.replicate import ReplicateEngine
 from imagine.engines.upstream import SubmitTimeout, UpstreamClient, UpstreamOutage
 from imagine.errors import (
     ContentPolicyViolation,
@@ -32,6 +33,11 @@ from .fakes import (
     input_image,
     provider_client,
 )
+
+# The bundled catalog's replicate ids (the engine module holds none).
+REPLICATE_MODELS = {
+    m.id: app for m in default_catalog().values() if (app := m.upstream_id("replicate"))
+}
 
 OPTIONS = EditOptions("flux-kontext-pro", "9:16", 768, 1360, output_format="jpeg")
 

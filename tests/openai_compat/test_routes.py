@@ -11,7 +11,7 @@ import openai
 import pytest
 from PIL import Image
 
-from imagine.catalog import ASPECT_SIZES
+from imagine.catalog import ASPECT_SIZES, default_catalog
 from imagine.services import Services
 from tests.conftest import Api, PrepareServices
 from tests.http.counting import CountingEngine
@@ -121,6 +121,26 @@ async def test_several_images_use_the_first_with_a_warning(
     assert any("only the first image is used: 1 more ignored" in w for w in warnings)
 
 
+async def test_a_multi_reference_model_gets_every_image(
+    client: openai.AsyncOpenAI, photo: Path, tmp_path: Path
+) -> None:
+    tall = tmp_path / "tall.png"
+    tall.write_bytes(image_bytes((300, 600), "PNG"))
+    with photo.open("rb") as a, tall.open("rb") as b:
+        result = await client.images.edit(
+            image=[a, b], prompt="make it sepia", model="flux-2-klein-4b"
+        )
+    warnings = (result.model_extra or {})["warnings"]
+    # The form passes both on; the offline engine (this server's) edits the first only.
+    assert not any("only the first image is used" in w for w in warnings)
+    assert any("edits the first image only; 1 more were not used" in w for w in warnings)
+    with photo.open("rb") as a, pytest.raises(openai.BadRequestError) as caught:
+        await client.images.edit(
+            image=[a, a, a, a, a], prompt="make it sepia", model="flux-2-klein-4b"
+        )
+    assert "takes at most 4 input images" in caught.value.message
+
+
 async def test_wrong_key_is_authentication_error(api: Api, photo: Path) -> None:
     async with openai.AsyncOpenAI(
         api_key="japi_live_not-a-key", base_url=f"{api.url}/v1", max_retries=0
@@ -151,7 +171,11 @@ async def test_empty_balance_is_402_with_our_message(api: Api, photo: Path) -> N
         ({"size": "big"}, "size", "size must be auto or WIDTHxHEIGHT"),
         ({"size": "0x1024"}, "size", "size must be auto or WIDTHxHEIGHT"),
         ({"n": 2}, "n", "n must be 1"),
-        ({"model": "dall-e-2"}, "model", "model must be one of: flux-kontext-max"),
+        (
+            {"model": "dall-e-2"},
+            "model",
+            f"model must be one of: {', '.join(sorted(default_catalog()))}",
+        ),
         ({"response_format": "svg"}, "response_format", "response_format must be url or"),
         ({"output_format": "webp"}, "output_format", "output_format must be png or jpeg"),
     ],

@@ -94,7 +94,13 @@ async def test_account_and_models(api: Api) -> None:
     models = {m["id"]: m for m in r.json()["models"]}
     assert models["flux-kontext-max"]["credits"] == 8
     assert models["flux-kontext-pro"]["credits"] == 4
-    assert all(m["requires_image"] and m["available"] for m in models.values())
+    assert all(m["available"] for m in models.values())
+    kontext = [models["flux-kontext-max"], models["flux-kontext-pro"]]
+    assert all(m["requires_image"] and m["kind"] == "edit" for m in kontext)
+    assert all(m["max_images"] == 1 for m in kontext)
+    flux2 = models["flux-2-klein-4b"]
+    assert flux2["kinds"] == ["edit", "generate"] and not flux2["requires_image"]
+    assert flux2["max_images"] == 4 and flux2["family"] == "flux.2"
 
 
 async def test_metrics_count_outcomes(api: Api, image_host: ImageHost) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -131,6 +132,8 @@ class Task(Base):
     warnings: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list
     engine: Mapped[str | None] = mapped_column(String(32), nullable=True)
     applied: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list
+    # The provider's own cost figure for the task (BFL credits); internal, never shown.
+    upstream_cost: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -41,6 +41,13 @@ class SourceImage:
         return f"SourceImage({self.info.format}, {held})"
 
 
+@dataclass
+class Receipt:
+    """What a provider reported about one accepted task (internal bookkeeping only)."""
+
+    cost: float | None = None  # the provider's own figure (BFL: its credits)
+
+
 @dataclass(frozen=True)
 class EditOptions:
     """What the request asked for, beyond the prompt."""
@@ -62,6 +69,13 @@ class EditOptions:
     # this with a fraction in [0, 1], from any thread, as often as it likes; the pipeline
     # turns it into the task's `percentage` (throttled writes). None: nobody is listening.
     progress: Callable[[float], None] | None = field(default=None, compare=False, repr=False)
+    # More input images after the first, in the client's order (multi-reference models);
+    # an engine that takes one image only is never given any (the pipeline refuses them).
+    references: tuple[SourceImage, ...] = field(default=(), repr=False, compare=False)
+    # False for text-to-image: no input at all (`image` is then a blank of the output size).
+    has_input: bool = True
+    # Filled by a hosted engine once the provider accepted the task (its reported cost).
+    receipt: Receipt = field(default_factory=Receipt, repr=False, compare=False)
 
 
 class EditResult:
@@ -96,6 +110,8 @@ class EditResult:
         self.format = format
         self.applied: list[str] = applied if applied is not None else []
         self.nothing_applied = nothing_applied
+        # What the provider says the task cost it (internal: recorded, never shown).
+        self.upstream_cost: float | None = None
 
     @property
     def image(self) -> Image.Image:
@@ -145,9 +161,11 @@ def uses_source(engine: object) -> bool:
 
 
 def release_source(options: EditOptions) -> None:
-    """Drop `options.source`'s bytes once a provider has accepted the task."""
+    """Drop the input bytes (source and references) once a provider has accepted the task."""
     if options.source is not None:
         options.source.release()
+    for reference in options.references:
+        reference.release()
 
 
 def placeholder_image() -> Image.Image:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -11,18 +10,16 @@ import structlog
 from PIL import Image
 
 from imagine.engines.base import EditOptions, release_source
-from imagine.engines.hosted import HostedEngine, malformed
+from imagine.engines.hosted import HostedEngine, HostedParts, HostedProvider, malformed
 from imagine.engines.limiter import SlotLimiter
-from imagine.engines.payload import input_base64
+from imagine.engines.payload import input_base64, input_base64_of
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
 from imagine.errors import ContentPolicyViolation, UpstreamFailed
 
 log = structlog.get_logger(__name__)
 
-# Our model id → the provider's endpoint (POST /v1/<endpoint>).
-BFL_ENDPOINTS = MappingProxyType(
-    {"flux-kontext-max": "flux-kontext-max", "flux-kontext-pro": "flux-kontext-pro"}
-)
+# FLUX.2 takes up to 8 input images: input_image, input_image_2 … input_image_8.
+MAX_INPUTS = 8
 
 _PENDING = frozenset({"Pending"})
 _MODERATED = frozenset({"Request Moderated", "Content Moderated"})
@@ -50,10 +47,21 @@ def bfl_step(body: dict[str, Any]) -> str | None:
     raise malformed("bfl")
 
 
+def image_field(index: int) -> str:
+    """The body field of the `index`-th input (0-based): input_image, input_image_2, …"""
+    return "input_image" if index == 0 else f"input_image_{index + 1}"
+
+
 class BflEngine(HostedEngine):
-    """FLUX.1 Kontext through api.bfl.ai (or a regional base URL)."""
+    """FLUX models through the provider's API (or a regional base URL).
+
+    `sizing` is the catalog's: "aspect_ratio" sends the ratio's name (FLUX.1 Kontext),
+    "width_height" the ratio's pixels (FLUX.2, multiples of 16).
+    """
 
     name = "bfl"
+    max_inputs = MAX_INPUTS
+    text_to_image = True
 
     def __init__(
         self,
@@ -64,22 +72,44 @@ class BflEngine(HostedEngine):
         deadline_s: float,
         safety_tolerance: int = 2,
         queue_timeout: float = 30.0,
+        sizing: str = "aspect_ratio",
     ) -> None:
         super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance, queue_timeout)
         self.endpoint = endpoint
+        self.sizing = sizing
+
+    @classmethod
+    def from_parts(cls, parts: HostedParts) -> BflEngine:
+        """The engine for one catalog model, sized as the catalog says."""
+        return cls(
+            parts.upstream,
+            parts.base_url,
+            parts.upstream_id,
+            parts.limiters,
+            parts.deadline_s,
+            parts.safety_tolerance,
+            parts.queue_timeout,
+            sizing=parts.sizing,
+        )
 
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions
     ) -> dict[str, Any]:
-        """The submit body: base64 input (source bytes or PNG), ratio, format, tolerance."""
-        body: dict[str, Any] = {
-            "prompt": prompt,
-            "input_image": await input_base64(image, options),
-            "aspect_ratio": options.aspect_ratio,
-            "output_format": options.output_format,
-            "safety_tolerance": self.safety_tolerance,
-            "prompt_upsampling": False,
-        }
+        """The submit body: base64 inputs in order (source bytes or PNG), the size (ratio
+        name or pixels), format, tolerance. Text-to-image sends no input image."""
+        body: dict[str, Any] = {"prompt": prompt}
+        if options.has_input:
+            body["input_image"] = await input_base64(image, options)
+            for index, reference in enumerate(options.references[: MAX_INPUTS - 1], start=1):
+                body[image_field(index)] = await input_base64_of(reference)
+        if self.sizing == "width_height":
+            body["width"], body["height"] = options.width, options.height
+        else:
+            body["aspect_ratio"] = options.aspect_ratio
+        body["output_format"] = options.output_format
+        # BFL allows up to 6 without an input image, at most 2 with one.
+        body["safety_tolerance"] = self.safety_tolerance
+        body["prompt_upsampling"] = False
         if options.seed is not None:
             body["seed"] = options.seed
         return body
@@ -91,11 +121,7 @@ class BflEngine(HostedEngine):
         )
         body.clear()  # the upload is the provider's now: hold no copy while polling
         if response.status_code in (400, 422):
-            log.warning(
-                "upstream rejected the request", engine=self.name, status=response.status_code
-            )
-            log.debug("upstream rejection", engine=self.name, body=response.text[:500])
-            raise UpstreamFailed("Upstream rejected the request")
+            raise self.rejected(response)
         answer = json_object(response, self.name)
         task_id = answer.get("id")
         polling_url = answer.get("polling_url")
@@ -104,7 +130,28 @@ class BflEngine(HostedEngine):
         if not isinstance(polling_url, str):
             raise malformed(self.name)
         release_source(options)  # accepted: nothing needs the input again
+        cost = answer.get("cost")
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+            options.receipt.cost = float(cost)
         log.info(
-            "upstream task accepted", engine=self.name, model=options.model, task=str(task_id)[:64]
+            "upstream task accepted",
+            engine=self.name,
+            model=options.model,
+            task=str(task_id)[:64],
+            cost=cost if isinstance(cost, (int, float)) else None,
         )
         return await self.poll(self.upstream.hosts.check(polling_url), deadline, bfl_step)
+
+
+PROVIDER = HostedProvider(
+    name="bfl",
+    engine=BflEngine,
+    auth_header="x-key",
+    auth_scheme="",
+    key_setting="bfl_api_key",
+    base_url_setting="bfl_base_url",
+    delivery_hosts_setting="bfl_delivery_hosts",
+    max_in_flight_setting="bfl_max_in_flight",
+    # Kontext [max] has its own, lower cap per key (6) besides the key's overall one (24).
+    endpoint_caps={"flux-kontext-max": "bfl_max_in_flight_kontext_max"},
+)

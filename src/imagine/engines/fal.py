@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -11,20 +10,14 @@ import structlog
 from PIL import Image
 
 from imagine.engines.base import EditOptions, release_source
-from imagine.engines.hosted import HostedEngine, malformed
+from imagine.engines.hosted import HostedEngine, HostedParts, HostedProvider, malformed
 from imagine.engines.limiter import SlotLimiter
 from imagine.engines.payload import input_data_uri
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
-from imagine.errors import ContentPolicyViolation, UpstreamFailed
+from imagine.errors import ContentPolicyViolation
 
 log = structlog.get_logger(__name__)
 
-FAL_APPS = MappingProxyType(
-    {
-        "flux-kontext-max": "fal-ai/flux-pro/kontext/max",
-        "flux-kontext-pro": "fal-ai/flux-pro/kontext",
-    }
-)
 # Hosts fal serves result files from (https only); the queue host itself is always allowed.
 
 _RUNNING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
@@ -85,6 +78,19 @@ class FalEngine(HostedEngine):
         self.app = app
         self.safety_tolerance = max(1, self.safety_tolerance)  # fal takes 1..2
 
+    @classmethod
+    def from_parts(cls, parts: HostedParts) -> FalEngine:
+        """The engine for one catalog model (the upstream id is the app)."""
+        return cls(
+            parts.upstream,
+            parts.base_url,
+            parts.upstream_id,
+            parts.limiters,
+            parts.deadline_s,
+            parts.safety_tolerance,
+            parts.queue_timeout,
+        )
+
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions
     ) -> dict[str, Any]:
@@ -106,11 +112,7 @@ class FalEngine(HostedEngine):
             log.info("upstream refused on content grounds", engine=self.name)
             raise ContentPolicyViolation()
         if 400 <= response.status_code < 500:
-            log.warning(
-                "upstream rejected the request", engine=self.name, status=response.status_code
-            )
-            log.debug("upstream rejection", engine=self.name, body=response.text[:500])
-            raise UpstreamFailed("Upstream rejected the request")
+            raise self.rejected(response)
 
     async def run(self, body: dict[str, Any], options: EditOptions, deadline: Deadline) -> str:
         """Enqueue, poll status_url until COMPLETED, then read response_url."""
@@ -135,3 +137,15 @@ class FalEngine(HostedEngine):
         result = await self.upstream.send("GET", response_url, deadline, "poll")
         self._refused(result)
         return fal_result_url(json_object(result, self.name))
+
+
+PROVIDER = HostedProvider(
+    name="fal",
+    engine=FalEngine,
+    auth_header="Authorization",
+    auth_scheme="Key",
+    key_setting="fal_api_key",
+    base_url_setting="fal_base_url",
+    delivery_hosts_setting="fal_delivery_hosts",
+    max_in_flight_setting="fal_max_in_flight",
+)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
 import structlog
 from PIL import Image
 
-from imagine.engines.base import EditOptions, EditResult
+from imagine.engines.base import EditOptions, EditResult, Receipt
 from imagine.engines.limiter import SlotLimiter, hold_all
 from imagine.engines.payload import decode_result, fit, validate_result_bytes
 from imagine.engines.upstream import Deadline, UpstreamClient, backoff
@@ -32,6 +33,42 @@ class DeadlineAware(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class HostedParts:
+    """What the registry hands a hosted engine for one catalog model."""
+
+    upstream: UpstreamClient
+    base_url: str
+    upstream_id: str  # the provider's id for the model (catalog `engines.<name>`)
+    limiters: Sequence[SlotLimiter]
+    deadline_s: float
+    safety_tolerance: int
+    queue_timeout: float
+    sizing: str  # the catalog's: aspect_ratio | width_height
+
+
+@dataclass(frozen=True)
+class HostedProvider:
+    """A hosted provider described as data: the registry builds its engines from this.
+
+    The `*_setting` fields name Settings attributes (e.g. "bfl_api_key"). `auth_scheme` ""
+    sends the key as it is in `auth_header`, else `<scheme> <key>`. `endpoint_caps` names,
+    per upstream id, a setting with that endpoint's own in-flight cap (held before the
+    key's overall cap). Adding a provider: an engine module with one `PROVIDER` and its
+    settings, listed in registry.HOSTED.
+    """
+
+    name: str
+    engine: type[HostedEngine]
+    auth_header: str
+    auth_scheme: str
+    key_setting: str
+    base_url_setting: str
+    delivery_hosts_setting: str
+    max_in_flight_setting: str
+    endpoint_caps: Mapping[str, str] = field(default_factory=dict)
+
+
 def malformed(engine: str) -> UpstreamFailed:
     """The error for an answer that does not follow the provider's documented shape."""
     log.warning("upstream answer malformed", engine=engine)
@@ -44,6 +81,10 @@ class HostedEngine(ABC):
     name = "hosted"
     # Takes EditOptions.source bytes as the upload and returns the provider's bytes.
     uses_source = True
+    # What the provider's body can carry: input images per task, and none at all (text to
+    # image). The registry does not route a model to an engine that cannot serve it.
+    max_inputs = 1
+    text_to_image = False
 
     def __init__(
         self,
@@ -62,6 +103,18 @@ class HostedEngine(ABC):
         self.safety_tolerance = min(safety_tolerance, 2)
         self.queue_timeout = queue_timeout
 
+    def rejected(self, response: httpx.Response) -> UpstreamFailed:
+        """The error for a request the provider refused as invalid (a 4xx); the provider's
+        words go to the debug log only (they may quote the prompt)."""
+        log.warning("upstream rejected the request", engine=self.name, status=response.status_code)
+        log.debug("upstream rejection", engine=self.name, body=response.text[:500])
+        return UpstreamFailed("Upstream rejected the request")
+
+    @classmethod
+    @abstractmethod
+    def from_parts(cls, parts: HostedParts) -> HostedEngine:
+        """The engine for one catalog model (what the registry calls)."""
+
     async def edit(self, image: Image.Image, prompt: str, options: EditOptions) -> EditResult:
         """Edit within this engine's own deadline (`upstream_deadline`)."""
         deadline = Deadline(self.upstream.clock, self.deadline_s)
@@ -76,6 +129,7 @@ class HostedEngine(ABC):
         decoded nor resampled (its native size); without, decoded and fitted as before.
         `run` empties the request body once submitted, so a held edit keeps no upload.
         """
+        options = replace(options, receipt=Receipt())  # this attempt's own receipt
         request = await self.prepare(image, prompt, options)
         wait = min(self.queue_timeout, deadline.remaining("submit"))
         async with hold_all(self.limiters, wait):
@@ -91,10 +145,13 @@ class HostedEngine(ABC):
                 width=info.width,
                 height=info.height,
             )
-            return EditResult(engine=self.name, data=data, format=info.format)
-        edited = fit(await decode_result(data), options.width, options.height)
-        log.info("upstream edit finished", engine=self.name, model=options.model)
-        return EditResult(image=edited, engine=self.name)
+            result = EditResult(engine=self.name, data=data, format=info.format)
+        else:
+            edited = fit(await decode_result(data), options.width, options.height)
+            log.info("upstream edit finished", engine=self.name, model=options.model)
+            result = EditResult(image=edited, engine=self.name)
+        result.upstream_cost = options.receipt.cost
+        return result
 
     @abstractmethod
     async def prepare(

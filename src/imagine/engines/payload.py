@@ -97,6 +97,11 @@ async def input_base64(image: Image.Image, options: EditOptions) -> str:
     return await encode_base64(image)
 
 
+async def input_base64_of(source: SourceImage) -> str:
+    """Plain base64 of one more input image's bytes (a multi-reference edit)."""
+    return await _b64(source.data)
+
+
 async def input_data_uri(image: Image.Image, options: EditOptions) -> str:
     """The input as a data URI: `options.source` as it is, else the image as PNG."""
     if options.source is not None:

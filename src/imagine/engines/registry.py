@@ -13,10 +13,10 @@ from pydantic import SecretStr
 
 from imagine.catalog import Model
 from imagine.clock import Clock
+from imagine.engines import bfl, fal, replicate
 from imagine.engines.base import Engine
-from imagine.engines.bfl import BFL_ENDPOINTS, BflEngine
 from imagine.engines.failover import FailoverEngine
-from imagine.engines.fal import FAL_APPS, FalEngine
+from imagine.engines.hosted import HostedParts, HostedProvider
 from imagine.engines.hosts import HostPolicy
 from imagine.engines.limiter import Limiter, SlotLimiter
 from imagine.engines.moderation import ModeratedEngine, SafetyMode
@@ -24,16 +24,17 @@ from imagine.engines.offline.engine import OfflineEngine
 from imagine.engines.offline.vision.base import SafetyClassifier, Vision
 from imagine.engines.offline.vision.bundled import load_safety, load_vision
 from imagine.engines.remote import RemoteEngine
-from imagine.engines.replicate import (
-    REPLICATE_MODELS,
-    ReplicateEngine,
-)
 from imagine.engines.upstream import Sleep, UpstreamClient
 from imagine.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-UPSTREAMS = ("bfl", "fal", "replicate")
+# The hosted providers, each described by its engine module (name, auth, settings); the
+# default engine order when keys are set is this order.
+HOSTED: dict[str, HostedProvider] = {
+    p.name: p for p in (bfl.PROVIDER, fal.PROVIDER, replicate.PROVIDER)
+}
+UPSTREAMS = tuple(HOSTED)
 # Engines without a provider's moderation: the safety classifier checks them (IMAGINE_SAFETY)
 LOCAL_ENGINES = frozenset({"offline", "diffusers", "remote"})
 LOCAL_MODEL = "flux-kontext-dev"  # what the diffusers and remote engines run
@@ -113,30 +114,6 @@ class _Builder:
         # model is unavailable (503), never silently served by the offline engine.
         self.broken: dict[str, str] = {}
 
-    def has_key(self, name: str) -> bool:
-        """True when the upstream `name` has a key or token configured."""
-        keys = {
-            "bfl": self.s.bfl_api_key,
-            "fal": self.s.fal_api_key,
-            "replicate": self.s.replicate_api_token,
-        }
-        return bool(keys.get(name))
-
-    def _client(
-        self, name: str, hosts: HostPolicy, auth: dict[str, str | SecretStr]
-    ) -> UpstreamClient:
-        if name not in self.clients:
-            self.clients[name] = UpstreamClient(
-                name, self.http, hosts, auth, self.clock, self.sleep
-            )
-        return self.clients[name]
-
-    def _limiter(self, key: str, cap: int, secret: SecretStr | None) -> SlotLimiter:
-        name = f"{key}:{_fingerprint(secret)}"
-        if name not in self.limiters:
-            self.limiters[name] = self.new_limiter(name, cap)
-        return self.limiters[name]
-
     def diffusers(self) -> Engine | None:
         """The in-process FLUX.1 Kontext [dev] engine, loaded once (None: see `broken`)."""
         if self._diffusers is not None or "diffusers" in self.broken:
@@ -158,7 +135,7 @@ class _Builder:
         return self._diffusers
 
     def remote(self) -> Engine | None:
-        """The engine calling `imagine gpu serve` workers (None: see `broken`)."""
+        """The engine calling `imagine gpu serve` workers (None: not configured)."""
         s = self.s
         token = s.gpu_worker_token.get_secret_value() if s.gpu_worker_token else ""
         if not s.gpu_worker_url or not token or self.gpu_http is None:
@@ -168,62 +145,72 @@ class _Builder:
             self.gpu_http, s.gpu_worker_url, s.gpu_worker_token, s.gpu_worker_timeout
         )
 
-    def engine(self, name: str, model_id: str) -> Engine | None:
-        """The `name` engine for `model_id`, or None if that upstream does not serve it."""
-        s, deadline = self.s, self.s.upstream_deadline
-        if name == "diffusers":
-            return self.diffusers()
-        if name == "remote":
-            return self.remote()
-        if name == "bfl" and model_id in BFL_ENDPOINTS and s.bfl_api_key:
-            endpoint = BFL_ENDPOINTS[model_id]
-            hosts = HostPolicy(s.bfl_base_url, s.bfl_delivery_hosts)
-            client = self._client(name, hosts, {"x-key": s.bfl_api_key})
-            # The endpoint's own cap (Kontext Max: 6) first, then the key's overall cap (24).
-            limiters = [self._limiter("bfl", s.bfl_max_in_flight, s.bfl_api_key)]
-            if endpoint == "flux-kontext-max":
-                limiters.insert(
-                    0,
-                    self._limiter(
-                        f"bfl:{endpoint}", s.bfl_max_in_flight_kontext_max, s.bfl_api_key
-                    ),
-                )
-            return BflEngine(
-                client,
-                s.bfl_base_url,
-                endpoint,
-                limiters,
-                deadline,
-                s.bfl_safety_tolerance,
-                s.upstream_queue_timeout,
+    def has_key(self, name: str) -> bool:
+        """True when the hosted provider `name` has a key or token configured."""
+        provider = HOSTED.get(name)
+        return provider is not None and bool(self._key(provider))
+
+    def _key(self, provider: HostedProvider) -> SecretStr | None:
+        key = getattr(self.s, provider.key_setting)
+        return key if isinstance(key, SecretStr) and key.get_secret_value() else None
+
+    def _client(self, provider: HostedProvider, key: SecretStr) -> UpstreamClient:
+        if provider.name not in self.clients:
+            hosts = HostPolicy(
+                getattr(self.s, provider.base_url_setting),
+                getattr(self.s, provider.delivery_hosts_setting),
             )
-        if name == "fal" and model_id in FAL_APPS and s.fal_api_key:
-            hosts = HostPolicy(s.fal_base_url, s.fal_delivery_hosts)
-            client = self._client(name, hosts, {"Authorization": _prefixed("Key", s.fal_api_key)})
-            return FalEngine(
-                client,
-                s.fal_base_url,
-                FAL_APPS[model_id],
-                [self._limiter("fal", s.fal_max_in_flight, s.fal_api_key)],
-                deadline,
-                s.bfl_safety_tolerance,
-                s.upstream_queue_timeout,
+            value = _prefixed(provider.auth_scheme, key) if provider.auth_scheme else key
+            self.clients[provider.name] = UpstreamClient(
+                provider.name,
+                self.http,
+                hosts,
+                {provider.auth_header: value},
+                self.clock,
+                self.sleep,
             )
-        if name == "replicate" and model_id in REPLICATE_MODELS and s.replicate_api_token:
-            hosts = HostPolicy(s.replicate_base_url, s.replicate_delivery_hosts)
-            client = self._client(
-                name, hosts, {"Authorization": _prefixed("Bearer", s.replicate_api_token)}
+        return self.clients[provider.name]
+
+    def _limiter(self, key: str, cap: int, secret: SecretStr | None) -> SlotLimiter:
+        name = f"{key}:{_fingerprint(secret)}"
+        if name not in self.limiters:
+            self.limiters[name] = self.new_limiter(name, cap)
+        return self.limiters[name]
+
+    def engine(self, name: str, model: Model) -> Engine | None:
+        """The `name` engine for `model`, or None if that upstream does not serve it (no
+        upstream id in the catalog, or its body cannot carry the model's inputs) or has no
+        key."""
+        provider = HOSTED.get(name)
+        upstream_id = model.upstream_id(name)
+        if provider is None or upstream_id is None:
+            return None
+        engine_cls = provider.engine
+        if model.max_images > engine_cls.max_inputs or (
+            not model.requires_image and not engine_cls.text_to_image
+        ):
+            return None
+        key = self._key(provider)
+        if key is None:
+            return None
+        s = self.s
+        # The endpoint's own cap (e.g. Kontext Max: 6) first, then the key's overall cap.
+        limiters = [self._limiter(name, getattr(s, provider.max_in_flight_setting), key)]
+        cap_setting = provider.endpoint_caps.get(upstream_id)
+        if cap_setting is not None:
+            limiters.insert(0, self._limiter(f"{name}:{upstream_id}", getattr(s, cap_setting), key))
+        return engine_cls.from_parts(
+            HostedParts(
+                upstream=self._client(provider, key),
+                base_url=getattr(s, provider.base_url_setting),
+                upstream_id=upstream_id,
+                limiters=limiters,
+                deadline_s=s.upstream_deadline,
+                safety_tolerance=s.bfl_safety_tolerance,
+                queue_timeout=s.upstream_queue_timeout,
+                sizing=model.sizing,
             )
-            return ReplicateEngine(
-                client,
-                s.replicate_base_url,
-                REPLICATE_MODELS[model_id],
-                [self._limiter("replicate", s.replicate_max_in_flight, s.replicate_api_token)],
-                deadline,
-                s.bfl_safety_tolerance,
-                s.upstream_queue_timeout,
-            )
-        return None
+        )
 
 
 def _default_names(settings: Settings, model_id: str) -> list[str]:
@@ -255,6 +242,13 @@ def build_routes(
     builder = _Builder(settings, http_client, clock, sleep, new_limiter, gpu_http)
     local = LocalModels.load(settings)
     offline: Callable[[], Engine] = lambda: local.guard(OfflineEngine(local.vision))  # noqa: E731
+    # Engine kinds that are not hosted providers: name → a builder for one catalog model
+    # (None: it cannot serve that model). A local GPU or remote worker kind is one more entry.
+    local_kinds: dict[str, Callable[[Model], Engine | None]] = {
+        "offline": lambda _model: offline(),
+        "diffusers": lambda _model: builder.diffusers(),
+        "remote": lambda _model: builder.remote(),
+    }
     keyed = [name for name in UPSTREAMS if builder.has_key(name)]
     routes: dict[str, ModelRoute] = {}
     for model in catalog.values():
@@ -267,7 +261,8 @@ def build_routes(
         chain: list[tuple[str, Engine]] = []
         skipped: list[str] = []
         for name in names:
-            built = offline() if name == "offline" else builder.engine(name, model.id)
+            make = local_kinds.get(name)
+            built = make(model) if make is not None else builder.engine(name, model)
             if built is not None and name in LOCAL_ENGINES and name != "offline":
                 built = local.guard(built)
             if built is None:
@@ -342,9 +337,7 @@ def log_routes(routes: dict[str, ModelRoute]) -> None:
     """Say plainly, at startup, which engines serve each model (never keys or URLs)."""
     for route in routes.values():
         if not route.available:
-            # A configured local model that failed to load is an operator's emergency.
-            loud = log.error if route.note and "skipped" not in route.note else log.warning
-            loud(
+            log.warning(
                 "model unavailable",
                 model=route.model.id,
                 reason=route.note,
@@ -352,8 +345,8 @@ def log_routes(routes: dict[str, ModelRoute]) -> None:
             )
         elif route.offline:
             log.warning(
-                "model served by the OFFLINE engine (classical image processing, not FLUX"
-                " Kontext); set IMAGINE_BFL_API_KEY to serve the real model",
+                "model served by the OFFLINE engine (classical image processing, not the"
+                " FLUX model); set IMAGINE_BFL_API_KEY to serve the real model",
                 model=route.model.id,
                 vision=route.vision or "none: GrabCut finds the subject (install the vision extra)",
                 **({"note": route.note} if route.note else {}),

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import MappingProxyType
 from typing import Any
 
 import structlog
 from PIL import Image
 
 from imagine.engines.base import EditOptions, release_source
-from imagine.engines.hosted import HostedEngine, malformed
+from imagine.engines.hosted import HostedEngine, HostedParts, HostedProvider, malformed
 from imagine.engines.limiter import SlotLimiter
 from imagine.engines.payload import input_data_uri
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
@@ -18,12 +17,6 @@ from imagine.errors import ContentPolicyViolation, UpstreamFailed
 
 log = structlog.get_logger(__name__)
 
-REPLICATE_MODELS = MappingProxyType(
-    {
-        "flux-kontext-max": "black-forest-labs/flux-kontext-max",
-        "flux-kontext-pro": "black-forest-labs/flux-kontext-pro",
-    }
-)
 # Longest sync wait Replicate accepts in `Prefer: wait=<seconds>`.
 REPLICATE_MAX_WAIT = 60
 
@@ -76,6 +69,19 @@ class ReplicateEngine(HostedEngine):
         super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance, queue_timeout)
         self.model = model
 
+    @classmethod
+    def from_parts(cls, parts: HostedParts) -> ReplicateEngine:
+        """The engine for one catalog model (the upstream id is the model)."""
+        return cls(
+            parts.upstream,
+            parts.base_url,
+            parts.upstream_id,
+            parts.limiters,
+            parts.deadline_s,
+            parts.safety_tolerance,
+            parts.queue_timeout,
+        )
+
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions
     ) -> dict[str, Any]:
@@ -106,11 +112,7 @@ class ReplicateEngine(HostedEngine):
         )
         body.clear()  # the upload is the provider's now: hold no copy while polling
         if 400 <= response.status_code < 500:
-            log.warning(
-                "upstream rejected the request", engine=self.name, status=response.status_code
-            )
-            log.debug("upstream rejection", engine=self.name, body=response.text[:500])
-            raise UpstreamFailed("Upstream rejected the request")
+            raise self.rejected(response)
         prediction = json_object(response, self.name)
         urls = prediction.get("urls")
         get_url = urls.get("get") if isinstance(urls, dict) else None
@@ -125,3 +127,15 @@ class ReplicateEngine(HostedEngine):
         )
         cancel = ("POST", urls.get("cancel")) if isinstance(urls, dict) else None
         return await self.poll(get_url, deadline, replicate_step, first=prediction, cancel=cancel)
+
+
+PROVIDER = HostedProvider(
+    name="replicate",
+    engine=ReplicateEngine,
+    auth_header="Authorization",
+    auth_scheme="Bearer",
+    key_setting="replicate_api_token",
+    base_url_setting="replicate_base_url",
+    delivery_hosts_setting="replicate_delivery_hosts",
+    max_in_flight_setting="replicate_max_in_flight",
+)

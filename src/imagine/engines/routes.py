@@ -19,8 +19,12 @@ async def models(_account: AccountDep, routes: ModelsDep) -> ModelsResponse:
             ModelInfo(
                 id=route.model.id,
                 kind=route.model.kind,
+                kinds=route.model.kinds,
+                family=route.model.family,
                 credits=route.model.price,
                 requires_image=route.model.requires_image,
+                max_images=route.model.max_images,
+                aspect_ratios=list(route.model.ratios),
                 available=route.available,
                 engines=route.engine_names,
                 description=route.model.description,

@@ -9,9 +9,15 @@ class ModelInfo(BaseModel):
     """One catalog entry of GET /api/v1/models."""
 
     id: str
-    kind: str
+    kind: str = Field(description="edit, generate (text alone) or edit+generate")
+    kinds: list[str] = Field(default_factory=list, description="kind as a list")
+    family: str = ""
     credits: int
     requires_image: bool
+    max_images: int = Field(
+        default=1, description="Input images one request may carry (image_url + image_urls)"
+    )
+    aspect_ratios: list[str] = Field(default_factory=list)
     available: bool
     engines: list[str]
     description: str

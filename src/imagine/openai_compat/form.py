@@ -88,22 +88,25 @@ def read_form(
 
     images = [u for u in uploads if u.name in IMAGE_FIELDS]
     stray_text = [n for n in IMAGE_FIELDS if fields.get(n)]
-    if not images:
-        problems.append(
-            "image must be an uploaded file (multipart/form-data)"
-            if stray_text
-            else "image is required"
-        )
-    elif len(images) > 1:
-        warnings.append(
-            f"only the first image is used: {len(images) - 1} more ignored"
-            " (the model takes one input image)"
-        )
+    if stray_text:
+        # A text value where a file belongs (also beside real files): never silently dropped.
+        problems.append("image must be an uploaded file (multipart/form-data)")
+    elif not images:
+        problems.append("image is required")
     if any(u.name == "mask" for u in uploads):
         warnings.append("mask is not supported and was ignored: the prompt says what to edit")
 
     prompt = one("prompt")
     model = one("model") or default_model(catalog)
+    # A multi-reference model (FLUX.2) gets every image, in order (more than it takes: the
+    # pipeline's 400 names the limit); a one-image model the first, as before.
+    takes = catalog[model].max_images if model in catalog else 1
+    if takes <= 1 and len(images) > 1:
+        warnings.append(
+            f"only the first image is used: {len(images) - 1} more ignored"
+            " (the model takes one input image)"
+        )
+        images = images[:1]
 
     n = one("n")
     if n is not None:
@@ -147,6 +150,7 @@ def read_form(
         prompt=prompt,
         model=model,
         image_url=data_uri(first),
+        image_urls=[data_uri(u) for u in images[1:]] or None,
         aspect_ratio=aspect_ratio,
         output_format=output_format,
         seed=seed,

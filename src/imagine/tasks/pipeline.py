@@ -338,33 +338,39 @@ class EditPipeline:
     ) -> Finished:
         if progress is not None:
             await progress.reach(0, "starting")
-        data = await self._input(account_id, req.image_url)
-        if progress is not None:
-            await progress.reach(FETCHED)
-        if uses_source(engine):
+        if not req.inputs:
+            result, encoded = await self._generate(req, engine, progress)
+        elif uses_source(engine):
             # A hosted provider takes the input's bytes as they are (or one fast JPEG): no
             # decode, and no pixels held while the request waits on the upstream.
-            source = await anyio.to_thread.run_sync(
-                functools.partial(
-                    prepare_source, data, decode_max_pixels=self.limits.max_image_pixels
-                ),
-                limiter=self.decode_slots,
-            )
-            del data
+            sources = []
+            for url in req.inputs:
+                data = await self._input(account_id, url)
+                sources.append(
+                    await anyio.to_thread.run_sync(
+                        functools.partial(
+                            prepare_source, data, decode_max_pixels=self.limits.max_image_pixels
+                        ),
+                        limiter=self.decode_slots,
+                    )
+                )
+                del data
             if progress is not None:
+                await progress.reach(FETCHED)
                 await progress.reach(DECODED)
+            source = sources[0]
             ratio = _ratio_for(req.aspect_ratio, source.info.width, source.info.height)
-            options = _options(req, ratio)
-            result = await _edit(
-                engine,
-                placeholder_image(),
-                req.prompt,
-                replace(options, source=source),
-                progress or TaskProgress(self.sessions, self.clock, task_id),
-            )
-            del source
+            options = replace(_options(req, ratio), source=source, references=tuple(sources[1:]))
+            del sources, source
+            follow = progress or TaskProgress(self.sessions, self.clock, task_id)
+            result = await _edit(engine, placeholder_image(), req.prompt, options, follow)
+            del options
             encoded = await self._native_output(result, req.output_format)
         else:
+            data = await self._input(account_id, req.image_url)
+            ignored = len(req.references)
+            if progress is not None:
+                await progress.reach(FETCHED)
             prepared, ratio = await anyio.to_thread.run_sync(
                 _prepare,
                 data,
@@ -382,6 +388,10 @@ class EditPipeline:
             follow = progress or TaskProgress(self.sessions, self.clock, task_id)
             result = await _edit(engine, prepared, req.prompt, options, follow)
             del prepared
+            if ignored:
+                result.warnings.append(
+                    f"this engine edits the first image only; {ignored} more were not used"
+                )
             encoded = await anyio.to_thread.run_sync(
                 _finish_image, result.image, width, height, req.output_format
             )
@@ -415,6 +425,27 @@ class EditPipeline:
             engine=result.engine,
             applied=result.applied,
         )
+
+    async def _generate(
+        self, req: EditRequest, engine: Engine, progress: TaskProgress | None
+    ) -> tuple[EditResult, bytes]:
+        """Text-to-image: no input; the engine gets a blank canvas of the ratio's size."""
+        options = replace(_options(req, req.aspect_ratio), has_input=False)
+        if progress is not None:
+            await progress.reach(FETCHED)
+            await progress.reach(DECODED)
+        canvas = (
+            placeholder_image()
+            if uses_source(engine)
+            else Image.new("RGB", (options.width, options.height), "white")
+        )
+        result = await _edit(engine, canvas, req.prompt, options, progress)
+        if result.data is not None:
+            return result, await self._native_output(result, req.output_format)
+        encoded = await anyio.to_thread.run_sync(
+            _finish_image, result.image, options.width, options.height, req.output_format
+        )
+        return result, encoded
 
     async def _input(self, account_id: str, url: str) -> bytes:
         """The input's bytes: an upload of this account from the store, else fetched."""
@@ -465,6 +496,7 @@ class EditPipeline:
                 engine=result.engine,
                 applied=result.applied,
                 charged=charged,
+                upstream_cost=result.upstream_cost,
                 now=now,
             )
             if task is None:
@@ -501,9 +533,11 @@ async def _edit(
     image: Image.Image,
     prompt: str,
     options: EditOptions,
-    progress: TaskProgress,
+    progress: TaskProgress | None,
 ) -> EditResult:
     """`engine.edit`, with the engine's progress written to the task while it runs."""
+    if progress is None:
+        return await engine.edit(image, prompt, options)
     options = replace(options, progress=progress.engine_fraction)
     results: list[EditResult] = []
     try:

@@ -92,6 +92,7 @@ async def finish_task(
     now: datetime,
     applied: list[str] | None = None,
     charged: bool = True,
+    upstream_cost: float | None = None,
 ) -> Task | None:
     """Running → finished and the reservation → committed (or released, for an edit that
     is not `charged`); the updated task, or None if it was not running. One statement
@@ -106,6 +107,7 @@ async def finish_task(
         warnings=json.dumps(warnings) if warnings else None,
         engine=engine,
         applied=json.dumps(applied) if applied else None,
+        upstream_cost=upstream_cost,
         updated_at=now,
         finished_at=now,
     )

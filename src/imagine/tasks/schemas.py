@@ -41,6 +41,11 @@ class ImagineRequest(_Request):
     prompt: StrictStr | None = Field(default=None, description="Edit instruction (English).")
     model: StrictStr | None = Field(default=None, description="Default flux-kontext-max.")
     image_url: StrictStr | None = Field(default=None, description="http(s) URL or data URI.")
+    image_urls: list[StrictStr] | None = Field(
+        default=None,
+        description="More input images (references), after image_url, in order; at most the"
+        " model's max_images in all (GET /api/v1/models).",
+    )
     aspect_ratio: StrictStr | None = Field(default=None, description="Default 1:1.")
     webhook_url: StrictStr | None = None
     webhook_secret: StrictStr | None = Field(default=None, repr=False)

@@ -25,12 +25,18 @@ class EditRequest:
 
     prompt: str
     model: Model
-    image_url: str
+    image_url: str  # the first input ("" for text-to-image)
     aspect_ratio: str
     output_format: Literal["png", "jpeg"]
     seed: int | None
     webhook_url: str | None
     webhook_secret: str | None = field(repr=False)
+    references: tuple[str, ...] = ()  # more inputs after image_url, in order
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Every input URL in order (empty: text-to-image)."""
+        return ((self.image_url,) if self.image_url else ()) + self.references
 
 
 def _http_url_problem(field: str, url: str) -> str | None:
@@ -85,6 +91,32 @@ def _text_problems(req: ImagineRequest) -> list[str]:
     return problems
 
 
+def _image_url_problem(
+    name: str,
+    url: str,
+    max_data_uri: int,
+    policy: AddressPolicy | None,
+    own_uploads: str | None,
+) -> str | None:
+    if not url:
+        return f"{name} must not contain empty URLs"
+    if is_data_uri(url):
+        if not url[5:].lower().startswith("image/") or ";base64," not in url[:200]:
+            return f"{name} data URI must look like data:image/<type>;base64,<data>"
+        if len(url) > max_data_uri:
+            return f"{name} data URI is too large"
+        return None
+    if (problem := _http_url_problem(name, url)) is not None:
+        if problem.endswith("http(s) URL"):
+            return f"{name} must be an http(s) URL or a data:image URI"
+        return problem
+    if own_uploads is not None and url.startswith(own_uploads):
+        return None
+    if policy is not None:
+        return url_refusal(url, policy, name)
+    return None
+
+
 def validate_imagine(
     req: ImagineRequest,
     catalog: Mapping[str, Model],
@@ -115,28 +147,33 @@ def validate_imagine(
         problems.append(f"model must be one of: {', '.join(sorted(catalog))}")
 
     image_url = (req.image_url or "").strip()
-    if not image_url:
+    extra = [u.strip() for u in req.image_urls or []]
+    if not image_url and extra:
+        image_url, extra = extra[0], extra[1:]
+    inputs = [image_url] if image_url else []
+    inputs += extra
+    if not inputs:
         if model is None or model.requires_image:
             problems.append("image_url is required")
-    elif is_data_uri(image_url):
-        if not image_url[5:].lower().startswith("image/") or ";base64," not in image_url[:200]:
-            problems.append("image_url data URI must look like data:image/<type>;base64,<data>")
-        elif len(image_url) > max_data_uri:
-            problems.append("image_url data URI is too large")
-    elif (problem := _http_url_problem("image_url", image_url)) is not None:
+    elif model is not None and len(inputs) > model.max_images:
         problems.append(
-            "image_url must be an http(s) URL or a data:image URI"
-            if problem.endswith("http(s) URL")
-            else problem
+            f"model {model.id} takes at most {model.max_images} input image"
+            f"{'' if model.max_images == 1 else 's'} (image_url and image_urls);"
+            f" got {len(inputs)}"
         )
-    elif own_uploads is not None and image_url.startswith(own_uploads):
-        pass
-    elif policy is not None and (problem := url_refusal(image_url, policy)) is not None:
-        problems.append(problem)
+    for index, url in enumerate(inputs):
+        name = "image_url" if index == 0 and req.image_url else "image_urls"
+        problem = _image_url_problem(name, url, max_data_uri, policy, own_uploads)
+        if problem is not None and problem not in problems:
+            problems.append(problem)
 
     aspect_ratio = req.aspect_ratio if req.aspect_ratio is not None else "1:1"
     if aspect_ratio not in ASPECT_SIZES and aspect_ratio != AUTO_RATIO:
         problems.append(f"aspect_ratio must be one of: {' '.join(ASPECT_SIZES)} auto")
+    elif model is not None and aspect_ratio != AUTO_RATIO and aspect_ratio not in model.ratios:
+        problems.append(f"aspect_ratio for {model.id} must be one of: {' '.join(model.ratios)}")
+    if aspect_ratio == AUTO_RATIO and not inputs:
+        aspect_ratio = "1:1"  # nothing to take the shape from
 
     output_format = (req.output_format or "png").lower()
     if output_format == "jpg":
@@ -168,4 +205,5 @@ def validate_imagine(
         seed=req.seed,
         webhook_url=webhook_url or None,
         webhook_secret=req.webhook_secret,
+        references=tuple(extra),
     )

@@ -10,6 +10,7 @@ import anyio.to_thread
 from PIL import Image
 
 from imagine.engines.base import EditOptions, EditResult
+from imagine.engines.offline.placeholder import PLACEHOLDER_NOTICE, render_placeholder
 from imagine.engines.offline.render import RenderCancelled, render_report
 from imagine.engines.offline.vision.base import Vision
 
@@ -38,6 +39,18 @@ class OfflineEngine:
         returns at once; the thread stops before its next edit. A flag set by the caller
         without cancelling makes this raise RenderCancelled.
         """
+        if not options.has_input:
+            card = await anyio.to_thread.run_sync(
+                render_placeholder, prompt, options.width, options.height
+            )
+            # Nothing was generated: a placeholder is not charged (as an edit that applied
+            # nothing), and says so.
+            return EditResult(
+                image=card,
+                warnings=[OFFLINE_NOTICE, PLACEHOLDER_NOTICE],
+                engine="offline",
+                nothing_applied=True,
+            )
         stop = options.cancel if options.cancel is not None else threading.Event()
         work = partial(render_report, image, prompt, options.seed, stop.is_set, self.vision)
         if options.progress is not None:
