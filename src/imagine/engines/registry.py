@@ -337,7 +337,9 @@ def log_routes(routes: dict[str, ModelRoute]) -> None:
     """Say plainly, at startup, which engines serve each model (never keys or URLs)."""
     for route in routes.values():
         if not route.available:
-            log.warning(
+            # A configured local model that failed to load is an operator's emergency.
+            loud = log.error if route.note and "skipped" not in route.note else log.warning
+            loud(
                 "model unavailable",
                 model=route.model.id,
                 reason=route.note,
@@ -345,8 +347,8 @@ def log_routes(routes: dict[str, ModelRoute]) -> None:
             )
         elif route.offline:
             log.warning(
-                "model served by the OFFLINE engine (classical image processing, not the"
-                " FLUX model); set IMAGINE_BFL_API_KEY to serve the real model",
+                "model served by the OFFLINE engine (classical image processing, not FLUX"
+                " Kontext); set IMAGINE_BFL_API_KEY to serve the real model",
                 model=route.model.id,
                 vision=route.vision or "none: GrabCut finds the subject (install the vision extra)",
                 **({"note": route.note} if route.note else {}),
