@@ -177,3 +177,22 @@ def test_a_kept_alive_connection_gets_the_head_deadline_again(conn: socket.socke
     data, closed = _read_all(conn, HEADER_TIMEOUT + 4)
     assert closed and time.monotonic() - started < HEADER_TIMEOUT + 3
     assert data.startswith(b"HTTP/1.1 408"), data
+
+
+def test_a_401_before_the_body_reaches_a_client_still_sending_it(conn: socket.socket) -> None:
+    """The gate answers 401 without reading the body; the client only reads after sending
+    all of it (as httpx and the OpenAI SDK do). After a plain close the kernel answers the
+    late body with a reset, the client's next send fails and it never reads the 401 (the
+    SDK raises a connection error); the lingering close reads and drops the rest."""
+    size = 2 * 1024 * 1024
+    conn.sendall(
+        b"POST /api/v1/imagine HTTP/1.1\r\nHost: x\r\nAuthorization: japi_live_unknown\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % size
+    )
+    time.sleep(0.3)  # the server has answered (and, before the fix, closed)
+    chunk = b"x" * 65536
+    for _ in range(size // len(chunk)):
+        conn.sendall(chunk)  # a reset here is what httpx reports as a connection error
+    data, closed = _read_all(conn, 10)
+    assert data.startswith(b"HTTP/1.1 401"), data[:200]
+    assert closed

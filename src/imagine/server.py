@@ -12,12 +12,18 @@ nothing open forever. Here:
   seconds of connecting (or of starting its next request on a kept-alive connection), or
   it is closed (slow-loris guard);
 - `IMAGINE_LIMIT_CONCURRENCY` connections plus requests in progress is the last guard:
-  beyond it uvicorn answers `503` at once.
+  beyond it uvicorn answers `503` at once;
+- a connection closed after an answer given before the request body was read (a 401 from
+  the auth gate, a 413) closes the way nginx does ("lingering close"): FIN first, then what
+  the client is still sending is read and dropped for a moment. A plain close would make
+  the kernel answer that data with a reset, which can destroy the answer on its way: the
+  client (the OpenAI SDK, say) would see a connection error instead of the 401.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any, ClassVar
 
@@ -30,6 +36,55 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from imagine.settings import Settings
 
 KEEP_ALIVE_SECONDS = 5
+LINGER_SECONDS = 3.0  # how long a lingering close keeps reading what the client still sends
+LINGER_MAX_BYTES = 64 * 1024 * 1024  # ... and how much of it, at most
+
+
+class LingeringTransport:
+    """The connection's transport, with `close()` doing a lingering close when the client
+    may still be sending a request body; everything else is the transport itself."""
+
+    def __init__(self, transport: asyncio.Transport, body_pending: Any) -> None:
+        self._transport = transport
+        self._body_pending = body_pending  # () -> bool: is a request body still arriving?
+        self.lingering = False
+        self._dropped = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def is_closing(self) -> bool:
+        """Closing once a lingering close began (nothing more is written)."""
+        return self.lingering or self._transport.is_closing()
+
+    def close(self) -> None:
+        """Close; with a request body still arriving: FIN now, the socket a moment later."""
+        if self.lingering:
+            return
+        transport = self._transport
+        if transport.is_closing() or not self._body_pending() or not transport.can_write_eof():
+            transport.close()
+            return
+        self.lingering = True
+        transport.write_eof()  # after what is buffered: the answer goes out whole
+        with contextlib.suppress(RuntimeError):
+            transport.resume_reading()  # uvicorn may have paused it (flow control)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(LINGER_SECONDS, transport.close)
+
+    def drop(self, data: bytes) -> None:
+        """Data arriving during a lingering close: read and forgotten, within the caps."""
+        self._dropped += len(data)
+        if self._dropped > LINGER_MAX_BYTES:
+            self.closed()
+            self._transport.close()
+
+    def closed(self) -> None:
+        """The connection is gone: no timer left behind."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -46,16 +101,21 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the clock: the first request head must arrive in time."""
-        super().connection_made(transport)
+        self._linger = LingeringTransport(transport, lambda: self.conn.their_state is h11.SEND_BODY)
+        super().connection_made(self._linger)  # type: ignore[arg-type]
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Stop the head clock."""
+        """Stop the head clock (and a lingering close's timer)."""
         self._disarm_head_timer()
+        self._linger.closed()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         """Count head bytes and keep the head clock running until the head is complete."""
+        if self._linger.lingering:
+            self._linger.drop(data)
+            return
         waiting_for_head = self.conn.their_state is h11.IDLE
         if waiting_for_head:
             self._head_bytes += len(data)
