@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import httpx
 import structlog
@@ -111,9 +111,20 @@ class HostedEngine(ABC):
         return UpstreamFailed("Upstream rejected the request")
 
     @classmethod
-    @abstractmethod
-    def from_parts(cls, parts: HostedParts) -> HostedEngine:
-        """The engine for one catalog model (what the registry calls)."""
+    def from_parts(cls, parts: HostedParts) -> Self:
+        """The engine for one catalog model (what the registry calls). Every provider's
+        constructor takes (upstream, base URL, upstream id, limiters, deadline, safety
+        tolerance, queue timeout); one that needs more overrides this."""
+        make: Callable[..., Self] = cls
+        return make(
+            parts.upstream,
+            parts.base_url,
+            parts.upstream_id,
+            parts.limiters,
+            parts.deadline_s,
+            parts.safety_tolerance,
+            parts.queue_timeout,
+        )
 
     async def edit(self, image: Image.Image, prompt: str, options: EditOptions) -> EditResult:
         """Edit within this engine's own deadline (`upstream_deadline`)."""

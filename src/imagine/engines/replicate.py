@@ -9,7 +9,7 @@ import structlog
 from PIL import Image
 
 from imagine.engines.base import EditOptions, release_source
-from imagine.engines.hosted import HostedEngine, HostedParts, HostedProvider, malformed
+from imagine.engines.hosted import HostedEngine, HostedProvider, malformed
 from imagine.engines.limiter import SlotLimiter
 from imagine.engines.payload import input_data_uri
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
@@ -68,19 +68,6 @@ class ReplicateEngine(HostedEngine):
     ) -> None:
         super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance, queue_timeout)
         self.model = model
-
-    @classmethod
-    def from_parts(cls, parts: HostedParts) -> ReplicateEngine:
-        """The engine for one catalog model (the upstream id is the model)."""
-        return cls(
-            parts.upstream,
-            parts.base_url,
-            parts.upstream_id,
-            parts.limiters,
-            parts.deadline_s,
-            parts.safety_tolerance,
-            parts.queue_timeout,
-        )
 
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions
