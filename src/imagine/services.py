@@ -206,7 +206,11 @@ def build_services(
     # one pool, so IMAGINE_DB_POOL_SIZE + IMAGINE_DB_MAX_OVERFLOW stays the connection budget.
     url = make_url(settings.resolved_database_url())
     on_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-    read_db = create_engine(url.render_as_string(hide_password=False), pool) if on_file else db
+    read_db = (
+        create_engine(url.render_as_string(hide_password=False), pool, inline=True)
+        if on_file
+        else db
+    )
     clients = OutboundClients.sharing(http) if http else build_outbound_clients(settings)
     catalog = load_catalog(settings.catalog_file)
     fetcher = ImageFetcher(

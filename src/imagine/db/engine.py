@@ -23,7 +23,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from imagine.db.inline_sqlite import inline_connector
+
 _BEGIN = "imagine_begin"  # execution option: how a SQLite transaction starts
+# A WAL reader waits on a lock only in rare moments (the WAL index being rebuilt); an
+# inline read must not hold the event loop for long even then.
+_READ_BUSY_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,12 @@ class PoolLimits:
     timeout: float = 10.0
 
 
-def create_engine(url: str, pool: PoolLimits | None = None) -> AsyncEngine:
-    """Create the async engine for `url`, preparing SQLite for concurrent use."""
+def create_engine(url: str, pool: PoolLimits | None = None, *, inline: bool = False) -> AsyncEngine:
+    """Create the async engine for `url`, preparing SQLite for concurrent use.
+
+    `inline` (a SQLite file, read sessions only): statements run on the event loop instead
+    of aiosqlite's thread (see `inline_sqlite`); never write through such an engine.
+    """
     limits = pool or PoolLimits()
     sizing: dict[str, Any] = {
         "pool_size": limits.size,
@@ -54,7 +63,16 @@ def create_engine(url: str, pool: PoolLimits | None = None) -> AsyncEngine:
         Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
     if memory:
         sizing = {"hide_parameters": True}
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **sizing)
+    if inline and not memory:
+        # A pooled connection may be used by another thread's loop later (tests run the
+        # server in a thread); the pool hands it to one user at a time.
+        creator = inline_connector(
+            parsed.database or "", timeout=_READ_BUSY_S, check_same_thread=False
+        )
+        engine = create_async_engine(url, async_creator=creator, **sizing)
+    else:
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **sizing)
+    busy_ms = int((_READ_BUSY_S if inline else 30) * 1000)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -63,7 +81,7 @@ def create_engine(url: str, pool: PoolLimits | None = None) -> AsyncEngine:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

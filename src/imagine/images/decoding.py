@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -41,12 +42,11 @@ def decode(
         raise ImageRejected("image_url image is too large to decode") from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise ImageRejected(f"image_url is a truncated or corrupt {header.format} file") from exc
-    oriented: Image.Image = img
-    try:
-        oriented = ImageOps.exif_transpose(img)
-    except Exception:  # a broken EXIF block only loses its orientation
-        oriented = img
-    return to_rgb(oriented)
+    # In place: without it Pillow returns a full copy even when nothing turns. A broken
+    # EXIF block only loses its orientation.
+    with contextlib.suppress(Exception):
+        ImageOps.exif_transpose(img, in_place=True)
+    return to_rgb(img)
 
 
 def decode_concurrency() -> int:

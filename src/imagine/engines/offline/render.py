@@ -247,11 +247,14 @@ def render_report(
     `progress`, when given, hears the fraction of the edits done before each one."""
     parsed = parse(instruction if isinstance(instruction, str) else "")
     edits, capped = limit_edits(parsed.edits)
-    rgb = np.array(image.convert("RGB"), dtype=np.uint8)
-    # numpy wants a non-negative seed; fold any int (negative, huge) into 64 bits
-    canvas, warnings, applied = _apply_all(
-        rgb, edits, (seed or 0) % 2**64, cancelled, vision=vision, progress=progress
-    )
+    if edits:
+        rgb = np.array(image.convert("RGB"), dtype=np.uint8)
+        # numpy wants a non-negative seed; fold any int (negative, huge) into 64 bits
+        canvas, warnings, applied = _apply_all(
+            rgb, edits, (seed or 0) % 2**64, cancelled, vision=vision, progress=progress
+        )
+    else:  # nothing to do: no pixel copies
+        warnings, applied = [], []
     if progress is not None:
         progress(1.0)
     warnings[:0] = capped
@@ -263,6 +266,6 @@ def render_report(
         warnings.append("offline engine found no edit to apply (image returned unchanged)")
     if parsed.edits and not applied:
         warnings.append("offline engine applied none of the edits (image returned unchanged)")
-    if not applied:
-        canvas = rgb  # nothing applied: the input as it came, whatever the families did
+    if not applied:  # the input as it came, whatever the families did
+        return Rendered(image if image.mode == "RGB" else image.convert("RGB"), warnings, [])
     return Rendered(Image.fromarray(canvas), warnings, applied)
