@@ -198,7 +198,12 @@ def build_services(
 
     `http`, when given, serves every outbound purpose (a test's scripted transport).
     """
-    pool = PoolLimits(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout)
+    pool = PoolLimits(
+        settings.db_pool_size,
+        settings.db_max_overflow,
+        settings.db_pool_timeout,
+        settings.db_lock_timeout,
+    )
     db = create_engine(settings.resolved_database_url(), pool)
     # Reads get their own pool: under a burst of writes (admissions queue for SQLite's write
     # lock), /account, /fetch and key lookups still find a connection.

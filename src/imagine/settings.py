@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         description="Seconds a request waits for a free database connection before a clear"
         " 503 with Retry-After (never a 500).",
     )
+    db_lock_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="SQLite only: seconds a write waits for the file's write lock (its turn"
+        " among this process's writers, first come first served, then other processes)"
+        " before a 503 with Retry-After.",
+    )
     output_dir: Path | None = Field(
         default=None, description="Directory for output images; default $IMAGINE_DATA_DIR/outputs."
     )

@@ -3,13 +3,18 @@ thread, and both see the same file."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
-from imagine.db.engine import create_engine, read_session_factory, session_factory
+from imagine.db.busy import database_busy
+from imagine.db.engine import PoolLimits, create_engine, read_session_factory, session_factory
+from imagine.errors import ServiceBusy
 
 
 async def test_inline_reads_run_on_the_loop_thread_and_writes_do_not(tmp_path: Path) -> None:
@@ -70,5 +75,69 @@ async def test_memory_databases_ignore_inline(inline: bool) -> None:
     try:
         async with read_session_factory(engine)() as session:
             assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_writers_take_turns_in_order_and_a_long_wait_is_busy(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
+    engine = create_engine(url, PoolLimits(size=20, overflow=0, lock_timeout=0.3))
+    sessions = session_factory(engine)
+    try:
+        async with sessions.begin() as session:
+            await session.execute(text("CREATE TABLE t (i INTEGER)"))
+        started: list[int] = []
+
+        async def write(i: int) -> None:
+            async with sessions.begin() as session:
+                started.append(i)
+                await asyncio.sleep(0.001)  # other writers queue meanwhile
+                await session.execute(text("INSERT INTO t VALUES (:i)"), {"i": i})
+
+        await asyncio.gather(*(write(i) for i in range(15)))
+        async with sessions() as session:
+            count = (await session.execute(text("SELECT count(*) FROM t"))).scalar_one()
+        assert count == 15
+        assert sorted(started) == list(range(15))
+
+        # A writer that keeps its transaction open: the next one waits its turn, then 503s.
+        async with sessions.begin() as holder:
+            await holder.execute(text("INSERT INTO t VALUES (100)"))
+            with pytest.raises(ServiceBusy):
+                async with sessions.begin() as session:
+                    await session.execute(text("INSERT INTO t VALUES (101)"))
+        # The turn passed on when the holder's connection went back to the pool.
+        async with sessions() as session:
+            await session.execute(text("INSERT INTO t VALUES (102)"))
+            # The same connection commits and writes again: it does not wait for itself.
+            await session.commit()
+            await session.execute(text("INSERT INTO t VALUES (103)"))
+            await session.commit()
+        async with sessions() as session:
+            rows = (await session.execute(text("SELECT i FROM t WHERE i >= 100"))).scalars()
+            assert sorted(rows) == [100, 102, 103]
+    finally:
+        await engine.dispose()
+
+
+async def test_another_process_holding_the_lock_is_busy_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", PoolLimits(lock_timeout=0.2))
+    sessions = session_factory(engine)
+    try:
+        async with sessions.begin() as session:
+            await session.execute(text("CREATE TABLE t (i INTEGER)"))
+        other = sqlite3.connect(path, isolation_level=None)  # e.g. another replica
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(OperationalError) as caught:
+                async with sessions.begin() as session:
+                    await session.execute(text("INSERT INTO t VALUES (1)"))
+            assert database_busy(caught.value)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        async with sessions.begin() as session:  # the lock is free again: writes work
+            await session.execute(text("INSERT INTO t VALUES (2)"))
     finally:
         await engine.dispose()

@@ -4,8 +4,11 @@ contract's error shape and no credit moves."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from imagine.db.engine import read_session_factory
 from tests.conftest import Api
@@ -63,3 +66,31 @@ async def test_reads_do_not_wait_for_a_sqlite_writer(api: Api, database_url: str
             assert count.scalar_one() == 1
         r = await api.client.get("/api/v1/account", headers={"Authorization": key}, timeout=10)
         assert r.status_code == 200
+
+
+@pytest.mark.parametrize("settings_overrides", [{"db_lock_timeout": 0.3, "auth_cache_ttl": 60}])
+async def test_a_write_lock_held_elsewhere_answers_503_not_500(
+    api: Api, image_host: ImageHost, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's file lock only")
+    key = await api.account(credits=16)
+    headers = {"Authorization": key}
+    assert (await api.client.get("/api/v1/account", headers=headers)).status_code == 200
+    url = image_host.add("/in.jpg", image_bytes())
+    # Another process (e.g. a second replica on the same file) keeps the write lock.
+    other = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        r = await api.imagine(key, prompt="blur", image_url=url)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "1"
+        assert r.json() == {"errors": [{"msg": "Service busy, retry shortly"}]}
+        # Reads never wait for the writer.
+        r = await api.client.get("/api/v1/account", headers=headers)
+        assert (r.status_code, r.json()["credits"]) == (200, 16)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    r = await api.imagine(key, prompt="blur", image_url=url)
+    assert r.status_code == 200, r.text

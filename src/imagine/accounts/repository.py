@@ -189,14 +189,18 @@ async def _record(
     now: datetime,
     task_id: str | None = None,
     note: str | None = None,
+    balance_after: int | None = None,
 ) -> None:
+    """One ledger line; `balance_after` when the caller's UPDATE … RETURNING has it."""
+    if balance_after is None:
+        balance_after = await _balance(session, account_id)
     session.add(
         LedgerEntry(
             account_id=account_id,
             task_id=task_id,
             kind=kind,
             amount=amount,
-            balance_after=await _balance(session, account_id),
+            balance_after=balance_after,
             note=note,
             created_at=now,
         )
@@ -223,14 +227,19 @@ async def reserve(
     session: AsyncSession, account_id: str, amount: int, *, task_id: str, now: datetime
 ) -> bool:
     """Take `amount` from the balance if it is there; one atomic conditional UPDATE."""
-    result = await session.execute(
-        update(Account)
-        .where(Account.id == account_id, Account.credits >= amount)
-        .values(credits=Account.credits - amount)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    balance = (
+        await session.execute(
+            update(Account)
+            .where(Account.id == account_id, Account.credits >= amount)
+            .values(credits=Account.credits - amount)
+            .returning(Account.credits)
+        )
+    ).scalar_one_or_none()
+    if balance is None:
         return False
-    await _record(session, account_id, "reserve", -amount, now=now, task_id=task_id)
+    await _record(
+        session, account_id, "reserve", -amount, now=now, task_id=task_id, balance_after=balance
+    )
     return True
 
 
@@ -238,10 +247,17 @@ async def release(
     session: AsyncSession, account_id: str, amount: int, *, task_id: str, now: datetime
 ) -> None:
     """Give a reservation back."""
-    await session.execute(
-        update(Account).where(Account.id == account_id).values(credits=Account.credits + amount)
+    balance = (
+        await session.execute(
+            update(Account)
+            .where(Account.id == account_id)
+            .values(credits=Account.credits + amount)
+            .returning(Account.credits)
+        )
+    ).scalar_one()
+    await _record(
+        session, account_id, "release", amount, now=now, task_id=task_id, balance_after=balance
     )
-    await _record(session, account_id, "release", amount, now=now, task_id=task_id)
 
 
 async def commit_charge(

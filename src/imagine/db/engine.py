@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from imagine.db.inline_sqlite import inline_connector
+from imagine.db.write_turns import WriteTurns
 
 _BEGIN = "imagine_begin"  # execution option: how a SQLite transaction starts
 # A WAL reader waits on a lock only in rare moments (the WAL index being rebuilt); an
@@ -38,6 +39,7 @@ class PoolLimits:
     size: int = 10
     overflow: int = 20
     timeout: float = 10.0
+    lock_timeout: float = 30.0  # SQLite: a write's wait for the write lock
 
 
 def create_engine(url: str, pool: PoolLimits | None = None, *, inline: bool = False) -> AsyncEngine:
@@ -71,8 +73,12 @@ def create_engine(url: str, pool: PoolLimits | None = None, *, inline: bool = Fa
         )
         engine = create_async_engine(url, async_creator=creator, **sizing)
     else:
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **sizing)
-    busy_ms = int((_READ_BUSY_S if inline else 30) * 1000)
+        engine = create_async_engine(url, connect_args={"timeout": limits.lock_timeout}, **sizing)
+    busy_ms = int((_READ_BUSY_S if inline else limits.lock_timeout) * 1000)
+    turns = None
+    if not inline and not memory:
+        turns = WriteTurns(timeout=limits.lock_timeout)
+        turns.install(engine)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -90,6 +96,8 @@ def create_engine(url: str, pool: PoolLimits | None = None, *, inline: bool = Fa
         # for its turn instead of failing with SQLITE_BUSY half-way; reads need no lock.
         mode = conn.get_execution_options().get(_BEGIN, "IMMEDIATE")
         if mode != "DEFERRED":
+            if turns is not None:
+                turns.take(conn)  # this process's writers queue here, in order
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

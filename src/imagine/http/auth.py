@@ -14,10 +14,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagine.accounts.keys import parse_authorization
+from imagine.db.busy import database_busy
 from imagine.db.schema import Account
 from imagine.errors import ImagineError, RateLimited, ServiceBusy, Unauthorized
 
@@ -69,7 +71,9 @@ class AuthGateMiddleware:
         key = parse_authorization(header)
         try:
             account = await self.lookup(key) if key is not None else None
-        except PoolTimeout:
+        except (PoolTimeout, OperationalError) as exc:
+            if not database_busy(exc):
+                raise
             busy = ServiceBusy()
             await _refuse(send, busy.status, self.shape(busy, path), [(b"retry-after", b"1")])
             return

@@ -15,9 +15,11 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from imagine.db.busy import database_busy
 from imagine.errors import (
     ImagineError,
     InternalError,
@@ -102,6 +104,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _busy(request: Request, _exc: PoolTimeout) -> JSONResponse:
         log.warning("database pool exhausted; answered 503")
         return render(ServiceBusy(), request.url.path)
+
+    @app.exception_handler(OperationalError)
+    async def _locked(request: Request, exc: OperationalError) -> JSONResponse:
+        if database_busy(exc):
+            log.warning("database lock wait ran out; answered 503")
+            return render(ServiceBusy(), request.url.path)
+        return await _bug(request, exc)
 
     @app.exception_handler(ClientGone)
     async def _gone(_request: Request, _exc: ClientGone) -> Response:

@@ -18,7 +18,6 @@ import anyio
 import anyio.to_thread
 import structlog
 from PIL import Image
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine import images
@@ -27,6 +26,7 @@ from imagine.accounts.concurrency import InFlightLimiter
 from imagine.accounts.plans import concurrency_limit
 from imagine.catalog import ASPECT_SIZES, AUTO_RATIO, Model, nearest_ratio
 from imagine.clock import Clock
+from imagine.db.busy import database_busy
 from imagine.db.schema import Account
 from imagine.engines.base import (
     EditOptions,
@@ -275,17 +275,18 @@ class EditPipeline:
             finished = await self._process(account_id, task_id, req, engine, warnings, progress)
             outcome = "finished"
             return finished
-        except (ImagineError, PoolTimeout) as exc:
-            # A pool timeout is load, not a bug: a clear 503 with Retry-After.
-            failure = exc if isinstance(exc, ImagineError) else ServiceBusy()
-            with anyio.CancelScope(shield=True):
-                message = failure.messages[0] if failure.messages else "Internal error"
-                await self._fail(account_id, task_id, req.model.price, message, failure.status)
-            failure.task_id = task_id
-            if failure is exc:
-                raise
-            raise failure from exc
         except BaseException as exc:
+            if isinstance(exc, ImagineError) or database_busy(exc):
+                # A pool timeout or a lock wait that ran out is load, not a bug: a clear
+                # 503 with Retry-After.
+                failure = exc if isinstance(exc, ImagineError) else ServiceBusy()
+                with anyio.CancelScope(shield=True):
+                    message = failure.messages[0] if failure.messages else "Internal error"
+                    await self._fail(account_id, task_id, req.model.price, message, failure.status)
+                failure.task_id = task_id
+                if failure is exc:
+                    raise
+                raise failure from exc
             crashed = isinstance(exc, Exception)
             # Not an Exception: cancelled (the client left without a webhook, or shutdown).
             error, status = ("Internal error", 500) if crashed else on_cancel
