@@ -44,7 +44,10 @@ class HostedParts:
     deadline_s: float
     safety_tolerance: int
     queue_timeout: float
-    sizing: str  # the catalog's: aspect_ratio | width_height
+    sizing: str  # the catalog's: aspect_ratio (FLUX.1 Kontext) | width_height (FLUX.2)
+    # The provider's id for text-to-image when it differs from `upstream_id` (fal's FLUX.2
+    # apps); None: the same id serves both.
+    generate_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,19 @@ class HostedEngine(ABC):
     name = "hosted"
     # Takes EditOptions.source bytes as the upload and returns the provider's bytes.
     uses_source = True
-    # What the provider's body can carry: input images per task, and none at all (text to
-    # image). The registry does not route a model to an engine that cannot serve it.
+    # What the provider's body can carry, per request shape (the catalog's `sizing`): input
+    # images per task, and none at all (text to image). The registry does not route a model
+    # to an engine that cannot serve it.
     max_inputs = 1
     text_to_image = False
+    flux2_max_inputs = 0  # 0: it does not send the FLUX.2 shape ("width_height")
+
+    @classmethod
+    def takes(cls, sizing: str) -> tuple[int, bool]:
+        """(input images per task, text-to-image) this engine can send for `sizing`."""
+        if sizing == "width_height" and cls.flux2_max_inputs:
+            return cls.flux2_max_inputs, True
+        return cls.max_inputs, cls.text_to_image
 
     def __init__(
         self,
@@ -114,7 +126,7 @@ class HostedEngine(ABC):
     def from_parts(cls, parts: HostedParts) -> Self:
         """The engine for one catalog model (what the registry calls). Every provider's
         constructor takes (upstream, base URL, upstream id, limiters, deadline, safety
-        tolerance, queue timeout); one that needs more overrides this."""
+        tolerance, queue timeout) and the keywords `sizing` and `generate_id`."""
         make: Callable[..., Self] = cls
         return make(
             parts.upstream,
@@ -124,6 +136,8 @@ class HostedEngine(ABC):
             parts.deadline_s,
             parts.safety_tolerance,
             parts.queue_timeout,
+            sizing=parts.sizing,
+            generate_id=parts.generate_id,
         )
 
     async def edit(self, image: Image.Image, prompt: str, options: EditOptions) -> EditResult:
