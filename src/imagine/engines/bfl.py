@@ -144,4 +144,8 @@ PROVIDER = HostedProvider(
     max_in_flight_setting="bfl_max_in_flight",
     # Kontext [max] has its own, lower cap per key (6) besides the key's overall one (24).
     endpoint_caps={"flux-kontext-max": "bfl_max_in_flight_kontext_max"},
+    # "Get the user's credits" (the provider's API reference): GET /v1/credits with x-key
+    # answers {"credits": <number>}, the account's current balance.
+    balance_path="/v1/credits",
+    balance_field="credits",
 )

@@ -57,7 +57,8 @@ class HostedProvider:
     The `*_setting` fields name Settings attributes (e.g. "bfl_api_key"). `auth_scheme` ""
     sends the key as it is in `auth_header`, else `<scheme> <key>`. `endpoint_caps` names,
     per upstream id, a setting with that endpoint's own in-flight cap (held before the
-    key's overall cap). Adding a provider: an engine module with one `PROVIDER` and its
+    key's overall cap); `balance_path` an endpoint reporting the account's balance.
+    Adding a provider: an engine module with one `PROVIDER` and its
     settings, listed in registry.HOSTED.
     """
 
@@ -70,6 +71,11 @@ class HostedProvider:
     delivery_hosts_setting: str
     max_in_flight_setting: str
     endpoint_caps: Mapping[str, str] = field(default_factory=dict)
+    # GET <base URL><balance_path> answers the account's balance in `balance_field` (for the
+    # operator's view, engines/readiness.py; never asked in the request path). None: the
+    # provider has no such endpoint (or none this project verified).
+    balance_path: str | None = None
+    balance_field: str = "credits"
 
 
 def malformed(engine: str) -> UpstreamFailed:

@@ -46,3 +46,20 @@ class ModelsResponse(BaseModel):
     """GET /api/v1/models."""
 
     models: list[ModelInfo]
+
+
+class ProviderInfo(BaseModel):
+    """One hosted provider in GET /providers (no key, no URL)."""
+
+    name: str
+    configured: bool = Field(description="Its key or token is set")
+    reachable: bool | None = Field(description="It answered; null: not asked")
+    balance: float | None = Field(description="Account balance in its unit (BFL: credits)")
+    note: str
+
+
+class ProvidersResponse(BaseModel):
+    """GET /providers (operators: the metrics token)."""
+
+    ready: bool = Field(description="Always true: a provider's state never fails this service")
+    providers: list[ProviderInfo]
