@@ -21,7 +21,14 @@ def test_bundled_catalog_keeps_the_contract_models() -> None:
     assert catalog["flux-2-klein-4b"].max_images == 4
     assert catalog["flux-2-klein-9b"].max_images == 5
     assert not catalog["flux-2-pro"].requires_image
-    assert catalog["flux-2-pro"].upstream_id("fal") is None
+    # fal serves FLUX.2 editing and text-to-image as two apps; the others use one id.
+    pro = catalog["flux-2-pro"]
+    assert pro.upstream_id("fal") == "fal-ai/flux-2-pro/edit"
+    assert pro.upstream_id("fal", "generate") == "fal-ai/flux-2-pro"
+    assert pro.upstream_id("replicate", "generate") == "black-forest-labs/flux-2-pro"
+    assert catalog["flux-2-klein-4b"].upstream_id("fal") is None
+    assert catalog["flux-2-flex"].params == ("guidance", "steps", "prompt_upsampling")
+    assert all(not m.params for m in catalog.values() if m.id != "flux-2-flex")
 
 
 def test_empty_setting_means_the_bundled_file() -> None:
@@ -39,6 +46,13 @@ def test_empty_setting_means_the_bundled_file() -> None:
         ('[models.a]\nprice = 1\nratios = ["5:4"]\n', "ratios must be a list of"),
         ('[models.a]\nprice = 1\nsizing = "big"\n', "sizing must be one of"),
         ("[models.a]\nprice = 1\n[models.a.engines]\nbfl = 3\n", "engines must map"),
+        ('[models.a]\nprice = 1\n[models.a.engines]\nfal = { paint = "x" }\n', "engines must map"),
+        (
+            '[models.a]\nprice = 1\nkind = ["edit", "generate"]\n'
+            '[models.a.engines]\nfal = { edit = "x" }\n',
+            "engines.fal must name an id for each kind: edit, generate",
+        ),
+        ('[models.a]\nprice = 1\nparams = ["cfg"]\n', "params must be a list of"),
     ],
 )
 def test_a_bad_file_is_refused_naming_the_problem(tmp_path: Path, text: str, problem: str) -> None:

@@ -16,7 +16,8 @@ from imagine.accounts.routes import router as accounts_router
 from imagine.background import run_background
 from imagine.db.migrate import upgrade
 from imagine.db.schema import Account
-from imagine.engines.registry import log_routes
+from imagine.engines.readiness import ProviderReadiness
+from imagine.engines.registry import HOSTED, log_routes
 from imagine.engines.routes import router as models_router
 from imagine.http.auth import AuthGateMiddleware
 from imagine.http.body_limit import BodyLimitMiddleware
@@ -88,6 +89,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         idempotency=build_idempotency(svc),
         metrics_token=(
             settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        ),
+        providers=ProviderReadiness(
+            settings, list(HOSTED.values()), svc.clients.provider, svc.clock
         ),
     )
     install_error_handlers(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -38,6 +38,42 @@ def _ratio_value(ratio: str) -> float:
 
 
 KINDS = ("edit", "generate")
+
+
+@dataclass(frozen=True)
+class Param:
+    """An optional request field some models take (catalog `params`), passed to the engine."""
+
+    name: str
+    kind: type  # float, int or bool
+    low: float | None = None
+    high: float | None = None
+
+    def problem(self, value: object) -> str | None:
+        """Why `value` cannot be used (None: it can)."""
+        if self.kind is bool:
+            return None if isinstance(value, bool) else f"{self.name} must be a boolean"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{self.name} must be a number"
+        if self.kind is int and not isinstance(value, int):
+            return f"{self.name} must be an integer"
+        if self.low is not None and self.high is not None and not self.low <= value <= self.high:
+            return f"{self.name} must be between {self.low:g} and {self.high:g}"
+        return None
+
+
+# The tuning fields of FLUX.2 [flex], as the provider's API reference documents them
+# ("Generate or edit an image with FLUX.2 [FLEX]", schema Flux2FlexInputs): guidance 1.5–10
+# (default 5), steps 1–50 (default 50), prompt_upsampling (default true). A request that
+# leaves one out gets the provider's default.
+PARAMS: dict[str, Param] = {
+    p.name: p
+    for p in (
+        Param("guidance", float, 1.5, 10.0),
+        Param("steps", int, 1, 50),
+        Param("prompt_upsampling", bool),
+    )
+}
 SIZINGS = ("aspect_ratio", "width_height")
 BUNDLED = Path(__file__).with_name("catalog.toml")
 
@@ -60,6 +96,10 @@ class Model:
     sizing: str = "aspect_ratio"
     ratios: tuple[str, ...] = tuple(ASPECT_SIZES)
     engines: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Per engine, the id for text-to-image when it differs from `engines` (fal serves
+    # FLUX.2 editing and generation as two apps).
+    generate_engines: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    params: tuple[str, ...] = ()  # optional request fields it takes (names in PARAMS)
 
     @property
     def kinds(self) -> list[str]:
@@ -71,8 +111,11 @@ class Model:
         """A model that cannot generate from text alone needs an input image."""
         return "generate" not in self.kinds
 
-    def upstream_id(self, engine: str) -> str | None:
-        """The provider's id for this model on `engine`, or None if it does not serve it."""
+    def upstream_id(self, engine: str, kind: str = "edit") -> str | None:
+        """The provider's id for this model on `engine` (for `kind`: "edit" or "generate"),
+        or None if it does not serve it."""
+        if kind == "generate" and engine in self.generate_engines:
+            return self.generate_engines[engine]
         return self.engines.get(engine)
 
 
@@ -121,11 +164,10 @@ def _model(source: Path, model_id: str, entry: Any) -> Model:
     ratios = entry.get("ratios", list(ASPECT_SIZES))
     if not isinstance(ratios, list) or not ratios or any(r not in ASPECT_SIZES for r in ratios):
         raise bad(f"ratios must be a list of: {', '.join(ASPECT_SIZES)}")
-    engines = entry.get("engines", {})
-    if not isinstance(engines, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v for k, v in engines.items()
-    ):
-        raise bad("engines must map engine names to the provider's model ids")
+    engines, generate_engines = _engine_ids(entry.get("engines", {}), kinds, bad)
+    params = entry.get("params", [])
+    if not isinstance(params, list) or any(p not in PARAMS for p in params):
+        raise bad(f"params must be a list of: {', '.join(PARAMS)}")
     return Model(
         id=model_id,
         price=price,
@@ -135,8 +177,37 @@ def _model(source: Path, model_id: str, entry: Any) -> Model:
         max_images=max_images,
         sizing=sizing,
         ratios=tuple(ratios),
-        engines=MappingProxyType(dict(engines)),
+        engines=MappingProxyType(engines),
+        generate_engines=MappingProxyType(generate_engines),
+        params=tuple(params),
     )
+
+
+def _engine_ids(
+    engines: Any, kinds: list[str], bad: Callable[[str], CatalogError]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """`engines` as (id per engine, text-to-image id per engine where it differs).
+
+    An engine's entry is one id (for every kind), or a table `{ edit = "...", generate =
+    "..." }` naming an id for each kind the model has.
+    """
+    problem = "engines must map engine names to the provider's model ids"
+    if not isinstance(engines, dict):
+        raise bad(problem)
+    edit_ids: dict[str, str] = {}
+    generate_ids: dict[str, str] = {}
+    for name, value in engines.items():
+        if isinstance(value, str) and value:
+            edit_ids[name] = value
+            continue
+        if not isinstance(value, dict) or set(value) - set(KINDS):
+            raise bad(problem + ' (one id, or a table { edit = "...", generate = "..." })')
+        if any(k not in value or not isinstance(value[k], str) or not value[k] for k in kinds):
+            raise bad(f"engines.{name} must name an id for each kind: {', '.join(kinds)}")
+        edit_ids[name] = value.get("edit") or value["generate"]
+        if "generate" in kinds and value["generate"] != edit_ids[name]:
+            generate_ids[name] = value["generate"]
+    return edit_ids, generate_ids
 
 
 def default_catalog() -> dict[str, Model]:

@@ -294,6 +294,36 @@ def worker() -> None:
     asyncio.run(run_worker(build_services(settings)))
 
 
+@app.command()
+def providers() -> None:
+    """Each hosted provider: key set?, reachable?, balance (BFL credits). Informational."""
+    from imagine.engines.readiness import ProviderReadiness, ProviderState
+    from imagine.engines.registry import HOSTED
+    from imagine.fetch.client import build_outbound_clients
+
+    settings = Settings()
+    _configure_logging(settings)
+
+    async def _run() -> list[ProviderState]:
+        clients = build_outbound_clients(settings)
+        try:
+            readiness = ProviderReadiness(
+                settings, list(HOSTED.values()), clients.provider, SystemClock()
+            )
+            return await readiness.states()
+        finally:
+            await clients.aclose()
+
+    for state in asyncio.run(_run()):
+        reachable = {True: "yes", False: "NO", None: "-"}[state.reachable]
+        balance = "-" if state.balance is None else f"{state.balance:g}"
+        key = "set" if state.configured else "not set"
+        typer.echo(
+            f"{state.name:<10} key {key:<8} reachable {reachable:<4} balance {balance:<10}"
+            f" {printable(state.note)}"
+        )
+
+
 @webhooks_app.command("list")
 def webhooks_list(
     failed: Annotated[bool, typer.Option("--failed", help="Only deliveries that gave up")] = False,

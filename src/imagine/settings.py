@@ -102,7 +102,9 @@ class Settings(BaseSettings):
     )
     metrics_token: SecretStr | None = Field(
         default=None,
-        description="When set, /metrics answers only `Authorization: Bearer <token>`.",
+        description="When set, /metrics answers only `Authorization: Bearer <token>`, and"
+        " GET /providers (each hosted provider's key, reachability, balance) exists, for that"
+        " token only.",
     )
     max_header_bytes: int = Field(
         default=64 * 1024,

@@ -115,6 +115,16 @@ def bfl_app(server: FakeServer) -> Starlette:
             return JSONResponse({"id": task_id, "status": "Task not found", "result": None})
         return JSONResponse(_poll_answer(state.outcome, got, state.result_for(got)))
 
+    async def credits(request: Request) -> Response:
+        # "Get the user's credits": GET /v1/credits (x-key) → {"credits": <number>}.
+        state = server.state
+        state.record(request, "x-key")
+        if request.headers.get("x-key") != SECRET:
+            return JSONResponse({"detail": "Not authenticated"}, 401)
+        if isinstance(state.credits, Answer):
+            return state.credits.response()
+        return JSONResponse({"credits": state.credits})
+
     async def redirect(request: Request) -> Response:
         server.state.record(request, "x-key")
         return Response(b"", 302, {"location": request.query_params["to"]})
@@ -123,6 +133,7 @@ def bfl_app(server: FakeServer) -> Starlette:
         routes=[
             Route("/redirect", redirect, methods=["GET"]),
             Route("/v1/get_result", get_result, methods=["GET"]),
+            Route("/v1/credits", credits, methods=["GET"]),
             Route("/v1/{endpoint}", submit, methods=["POST"]),
             Route("/delivery/{name}", lambda r: server.state.delivery(r), methods=["GET"]),
         ]

@@ -72,6 +72,7 @@ class FakeProvider:
         self.polling_url: str | None = None  # override the URL handed back on submit
         self.result_url: str | None = None  # override the result URL
         self.submit_hold = 0.0  # seconds a submission is held before its answer (sync wait)
+        self.credits: float | Answer = 250.0  # the account's balance (BFL GET /v1/credits)
         self.requests: list[tuple[str, str]] = []
         self.bodies: list[Any] = []
         self.auth: list[str] = []

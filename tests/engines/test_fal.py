@@ -33,7 +33,11 @@ from .fakes import (
 )
 
 # The bundled catalog's fal ids (the engine module holds none).
-FAL_APPS = {m.id: app for m in default_catalog().values() if (app := m.upstream_id("fal"))}
+FAL_APPS = {
+    m.id: app
+    for m in default_catalog().values()
+    if m.family == "flux.1-kontext" and (app := m.upstream_id("fal"))
+}
 
 OPTIONS = EditOptions("flux-kontext-max", "3:2", 1248, 832, seed=3, output_format="jpeg")
 

@@ -39,11 +39,17 @@ from .fake_hosted import fal_app, replicate_app
 from .fakes import SECRET, Answer, FakeProvider, FakeServer, FakeTime, provider_client
 
 # The bundled catalog's fal ids (the engine module holds none).
-FAL_APPS = {m.id: app for m in default_catalog().values() if (app := m.upstream_id("fal"))}
+FAL_APPS = {
+    m.id: app
+    for m in default_catalog().values()
+    if m.family == "flux.1-kontext" and (app := m.upstream_id("fal"))
+}
 
 # The bundled catalog's replicate ids (the engine module holds none).
 REPLICATE_MODELS = {
-    m.id: app for m in default_catalog().values() if (app := m.upstream_id("replicate"))
+    m.id: app
+    for m in default_catalog().values()
+    if m.family == "flux.1-kontext" and (app := m.upstream_id("replicate"))
 }
 
 ORIGINAL = image_bytes((1600, 1200), quality=90)  # a 4:3 camera-style JPEG

@@ -114,9 +114,11 @@ async def test_log_routes_names_engines_never_keys(http) -> None:
     assert {e["model"] for e in logs} == set(default_catalog())
     served = next(e for e in logs if e["model"] == "flux-kontext-max")
     assert served["engines"] == ["bfl", "fal"] and served["log_level"] == "info"
-    # fal does not serve FLUX.2 in the bundled catalog: bfl only, fal skipped.
+    # fal serves FLUX.2 [pro] (its edit and text-to-image apps), not [klein]: skipped.
     flux2 = next(e for e in logs if e["model"] == "flux-2-pro")
-    assert flux2["engines"] == ["bfl"] and "fal" in flux2["note"]
+    assert flux2["engines"] == ["bfl", "fal"]
+    klein = next(e for e in logs if e["model"] == "flux-2-klein-4b")
+    assert klein["engines"] == ["bfl"] and "fal" in klein["note"]
     unavailable = next(e for e in logs if e["model"] == "flux-kontext-pro")
     assert unavailable["log_level"] == "warning"
     assert SECRET not in repr(logs) and "http" not in repr(logs)
@@ -134,11 +136,13 @@ async def test_built_route_edits_through_the_fake(http, server) -> None:
 
 
 async def test_an_upstream_whose_body_cannot_carry_the_model_is_skipped(http) -> None:
-    # fal takes one image and cannot generate: a catalog that lists it for a FLUX.2-like
-    # model does not route there (bfl serves it; fal is skipped with a note).
+    # fal's Kontext body takes one image and cannot generate: a catalog that gives a
+    # Kontext-shaped model more inputs, or text-to-image, does not route there (bfl serves
+    # it; fal is skipped with a note).
     catalog = default_catalog()
-    flux2 = catalog["flux-2-pro"]
-    catalog["flux-2-pro"] = replace(flux2, engines={**flux2.engines, "fal": "fal-ai/some-app"})
+    kontext = catalog["flux-kontext-pro"]
+    catalog["multi"] = replace(kontext, id="multi", max_images=3)
+    catalog["painter"] = replace(kontext, id="painter", kind="generate")
     built = build_routes(
         Settings(bfl_api_key=SECRET, fal_api_key=SECRET + "fal"),
         catalog,
@@ -146,6 +150,7 @@ async def test_an_upstream_whose_body_cannot_carry_the_model_is_skipped(http) ->
         FakeTime().clock,
         FakeTime().sleep,
     )
-    assert built["flux-2-pro"].engine_names == ["bfl"]
-    assert built["flux-2-pro"].skipped == ["fal"]
+    for model in ("multi", "painter"):
+        assert built[model].engine_names == ["bfl"] and built[model].skipped == ["fal"]
     assert built["flux-kontext-pro"].engine_names == ["bfl", "fal"]
+    assert built["flux-2-pro"].engine_names == ["bfl", "fal"]

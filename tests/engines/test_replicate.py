@@ -36,7 +36,9 @@ from .fakes import (
 
 # The bundled catalog's replicate ids (the engine module holds none).
 REPLICATE_MODELS = {
-    m.id: app for m in default_catalog().values() if (app := m.upstream_id("replicate"))
+    m.id: app
+    for m in default_catalog().values()
+    if m.family == "flux.1-kontext" and (app := m.upstream_id("replicate"))
 }
 
 OPTIONS = EditOptions("flux-kontext-pro", "9:16", 768, 1360, output_format="jpeg")

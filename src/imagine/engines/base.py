@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -74,6 +74,11 @@ class EditOptions:
     references: tuple[SourceImage, ...] = field(default=(), repr=False, compare=False)
     # False for text-to-image: no input at all (`image` is then a blank of the output size).
     has_input: bool = True
+    # Optional model tuning the request gave (catalog `params`: guidance, steps,
+    # prompt_upsampling), only for models that declare them; engines map the names.
+    params: Mapping[str, float | int | bool] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     # Filled by a hosted engine once the provider accepted the task (its reported cost).
     receipt: Receipt = field(default_factory=Receipt, repr=False, compare=False)
 

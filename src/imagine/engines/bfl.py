@@ -10,7 +10,7 @@ import structlog
 from PIL import Image
 
 from imagine.engines.base import EditOptions, release_source
-from imagine.engines.hosted import HostedEngine, HostedParts, HostedProvider, malformed
+from imagine.engines.hosted import HostedEngine, HostedProvider, malformed
 from imagine.engines.limiter import SlotLimiter
 from imagine.engines.payload import input_base64, input_base64_of
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
@@ -73,24 +73,11 @@ class BflEngine(HostedEngine):
         safety_tolerance: int = 2,
         queue_timeout: float = 30.0,
         sizing: str = "aspect_ratio",
+        generate_id: str | None = None,
     ) -> None:
         super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance, queue_timeout)
         self.endpoint = endpoint
         self.sizing = sizing
-
-    @classmethod
-    def from_parts(cls, parts: HostedParts) -> BflEngine:
-        """The engine for one catalog model, sized as the catalog says."""
-        return cls(
-            parts.upstream,
-            parts.base_url,
-            parts.upstream_id,
-            parts.limiters,
-            parts.deadline_s,
-            parts.safety_tolerance,
-            parts.queue_timeout,
-            sizing=parts.sizing,
-        )
 
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions
@@ -112,6 +99,9 @@ class BflEngine(HostedEngine):
         body["prompt_upsampling"] = False
         if options.seed is not None:
             body["seed"] = options.seed
+        # FLUX.2 [flex] tuning, under the provider's own names (guidance, steps,
+        # prompt_upsampling); only models whose catalog entry lists them get any.
+        body.update(options.params)
         return body
 
     async def run(self, body: dict[str, Any], options: EditOptions, deadline: Deadline) -> str:
@@ -154,4 +144,8 @@ PROVIDER = HostedProvider(
     max_in_flight_setting="bfl_max_in_flight",
     # Kontext [max] has its own, lower cap per key (6) besides the key's overall one (24).
     endpoint_caps={"flux-kontext-max": "bfl_max_in_flight_kontext_max"},
+    # "Get the user's credits" (the provider's API reference): GET /v1/credits with x-key
+    # answers {"credits": <number>}, the account's current balance.
+    balance_path="/v1/credits",
+    balance_field="credits",
 )

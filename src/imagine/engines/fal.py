@@ -12,7 +12,7 @@ from PIL import Image
 from imagine.engines.base import EditOptions, release_source
 from imagine.engines.hosted import HostedEngine, HostedProvider, malformed
 from imagine.engines.limiter import SlotLimiter
-from imagine.engines.payload import input_data_uri
+from imagine.engines.payload import data_uri_of, input_data_uri
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
 from imagine.errors import ContentPolicyViolation
 
@@ -59,10 +59,27 @@ def fal_result_url(body: dict[str, Any]) -> str:
     return url
 
 
+# FLUX.2 on fal ("Flux 2 Pro API" reference, and the "Flux 2 Max" / "Flux 2 Flex" model
+# pages): editing and text-to-image are two apps (fal-ai/flux-2-pro/edit and
+# fal-ai/flux-2-pro). Input: `prompt`, `image_urls` (a list; edit app only), `image_size`
+# (a preset name or an ImageSize {width, height}), `seed`, `safety_tolerance` "1"…"5" (a
+# string), `enable_safety_checker`, `output_format` jpeg/png, `sync_mode`; flex adds
+# `guidance_scale` (1.5–10), `num_inference_steps` (2–50) and `enable_prompt_expansion`.
+FLUX2_MAX_INPUTS = 8
+# Our request fields (catalog params) under fal's names for FLUX.2 [flex].
+FLUX2_PARAM_NAMES = {
+    "guidance": "guidance_scale",
+    "steps": "num_inference_steps",
+    "prompt_upsampling": "enable_prompt_expansion",
+}
+FAL_MIN_STEPS = 2  # fal's flex takes 2..50 steps (the provider's own API 1..50)
+
+
 class FalEngine(HostedEngine):
-    """FLUX.1 Kontext [pro]/[max] on fal."""
+    """FLUX.1 Kontext [pro]/[max] and FLUX.2 [pro]/[max]/[flex] on fal."""
 
     name = "fal"
+    flux2_max_inputs = FLUX2_MAX_INPUTS
 
     def __init__(
         self,
@@ -73,15 +90,23 @@ class FalEngine(HostedEngine):
         deadline_s: float,
         safety_tolerance: int = 2,
         queue_timeout: float = 30.0,
+        sizing: str = "aspect_ratio",
+        generate_id: str | None = None,
     ) -> None:
         super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance, queue_timeout)
         self.app = app
+        self.generate_app = generate_id or app
+        self.sizing = sizing
         self.safety_tolerance = max(1, self.safety_tolerance)  # fal takes 1..2
 
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions
     ) -> dict[str, Any]:
-        """The queue input: data-URI image, ratio, format, tolerance (fal takes it as a string)."""
+        """The queue input: data-URI image, ratio, format, tolerance (fal takes it as a string);
+        for FLUX.2 every input in order in `image_urls` (none for text to image), the
+        table's pixels as `image_size` and any flex tuning under fal's names."""
+        if self.sizing == "width_height":
+            return await self._flux2_input(image, prompt, options)
         body: dict[str, Any] = {
             "prompt": prompt,
             "image_url": await input_data_uri(image, options),
@@ -94,6 +119,25 @@ class FalEngine(HostedEngine):
             body["seed"] = options.seed
         return body
 
+    async def _flux2_input(
+        self, image: Image.Image, prompt: str, options: EditOptions
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"prompt": prompt}
+        if options.has_input:
+            body["image_urls"] = [await input_data_uri(image, options)] + [
+                await data_uri_of(reference) for reference in options.references
+            ]
+        body["image_size"] = {"width": options.width, "height": options.height}
+        body["output_format"] = options.output_format
+        body["safety_tolerance"] = str(self.safety_tolerance)
+        if options.seed is not None:
+            body["seed"] = options.seed
+        for name, value in options.params.items():
+            if name == "steps" and isinstance(value, int):
+                value = max(FAL_MIN_STEPS, value)
+            body[FLUX2_PARAM_NAMES[name]] = value
+        return body
+
     def _refused(self, response: httpx.Response) -> None:
         if response.status_code == 422 and _content_refusal(response):
             log.info("upstream refused on content grounds", engine=self.name)
@@ -103,7 +147,8 @@ class FalEngine(HostedEngine):
 
     async def run(self, body: dict[str, Any], options: EditOptions, deadline: Deadline) -> str:
         """Enqueue, poll status_url until COMPLETED, then read response_url."""
-        queue_url = f"{self.base_url}/{self.app}"
+        app = self.app if options.has_input else self.generate_app
+        queue_url = f"{self.base_url}/{app}"
         response = await self.upstream.send("POST", queue_url, deadline, "submit", json=body)
         body.clear()  # the upload is the provider's now: hold no copy while polling
         self._refused(response)

@@ -44,7 +44,10 @@ class HostedParts:
     deadline_s: float
     safety_tolerance: int
     queue_timeout: float
-    sizing: str  # the catalog's: aspect_ratio | width_height
+    sizing: str  # the catalog's: aspect_ratio (FLUX.1 Kontext) | width_height (FLUX.2)
+    # The provider's id for text-to-image when it differs from `upstream_id` (fal's FLUX.2
+    # apps); None: the same id serves both.
+    generate_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ class HostedProvider:
     The `*_setting` fields name Settings attributes (e.g. "bfl_api_key"). `auth_scheme` ""
     sends the key as it is in `auth_header`, else `<scheme> <key>`. `endpoint_caps` names,
     per upstream id, a setting with that endpoint's own in-flight cap (held before the
-    key's overall cap). Adding a provider: an engine module with one `PROVIDER` and its
+    key's overall cap); `balance_path` an endpoint reporting the account's balance.
+    Adding a provider: an engine module with one `PROVIDER` and its
     settings, listed in registry.HOSTED.
     """
 
@@ -67,6 +71,11 @@ class HostedProvider:
     delivery_hosts_setting: str
     max_in_flight_setting: str
     endpoint_caps: Mapping[str, str] = field(default_factory=dict)
+    # GET <base URL><balance_path> answers the account's balance in `balance_field` (for the
+    # operator's view, engines/readiness.py; never asked in the request path). None: the
+    # provider has no such endpoint (or none this project verified).
+    balance_path: str | None = None
+    balance_field: str = "credits"
 
 
 def malformed(engine: str) -> UpstreamFailed:
@@ -81,10 +90,19 @@ class HostedEngine(ABC):
     name = "hosted"
     # Takes EditOptions.source bytes as the upload and returns the provider's bytes.
     uses_source = True
-    # What the provider's body can carry: input images per task, and none at all (text to
-    # image). The registry does not route a model to an engine that cannot serve it.
+    # What the provider's body can carry, per request shape (the catalog's `sizing`): input
+    # images per task, and none at all (text to image). The registry does not route a model
+    # to an engine that cannot serve it.
     max_inputs = 1
     text_to_image = False
+    flux2_max_inputs = 0  # 0: it does not send the FLUX.2 shape ("width_height")
+
+    @classmethod
+    def takes(cls, sizing: str) -> tuple[int, bool]:
+        """(input images per task, text-to-image) this engine can send for `sizing`."""
+        if sizing == "width_height" and cls.flux2_max_inputs:
+            return cls.flux2_max_inputs, True
+        return cls.max_inputs, cls.text_to_image
 
     def __init__(
         self,
@@ -114,7 +132,7 @@ class HostedEngine(ABC):
     def from_parts(cls, parts: HostedParts) -> Self:
         """The engine for one catalog model (what the registry calls). Every provider's
         constructor takes (upstream, base URL, upstream id, limiters, deadline, safety
-        tolerance, queue timeout); one that needs more overrides this."""
+        tolerance, queue timeout) and the keywords `sizing` and `generate_id`."""
         make: Callable[..., Self] = cls
         return make(
             parts.upstream,
@@ -124,6 +142,8 @@ class HostedEngine(ABC):
             parts.deadline_s,
             parts.safety_tolerance,
             parts.queue_timeout,
+            sizing=parts.sizing,
+            generate_id=parts.generate_id,
         )
 
     async def edit(self, image: Image.Image, prompt: str, options: EditOptions) -> EditResult:

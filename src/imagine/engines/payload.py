@@ -102,6 +102,11 @@ async def input_base64_of(source: SourceImage) -> str:
     return await _b64(source.data)
 
 
+async def data_uri_of(source: SourceImage) -> str:
+    """One more input image's bytes as a data URI (a multi-reference edit)."""
+    return f"data:{source.info.content_type};base64,{await _b64(source.data)}"
+
+
 async def input_data_uri(image: Image.Image, options: EditOptions) -> str:
     """The input as a data URI: `options.source` as it is, else the image as PNG."""
     if options.source is not None:

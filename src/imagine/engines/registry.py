@@ -186,9 +186,8 @@ class _Builder:
         if provider is None or upstream_id is None:
             return None
         engine_cls = provider.engine
-        if model.max_images > engine_cls.max_inputs or (
-            not model.requires_image and not engine_cls.text_to_image
-        ):
+        max_inputs, text_to_image = engine_cls.takes(model.sizing)
+        if model.max_images > max_inputs or (not model.requires_image and not text_to_image):
             return None
         key = self._key(provider)
         if key is None:
@@ -209,6 +208,9 @@ class _Builder:
                 safety_tolerance=s.bfl_safety_tolerance,
                 queue_timeout=s.upstream_queue_timeout,
                 sizing=model.sizing,
+                generate_id=model.upstream_id(name, "generate")
+                if "generate" in model.kinds
+                else None,
             )
         )
 

@@ -11,7 +11,7 @@ from PIL import Image
 from imagine.engines.base import EditOptions, release_source
 from imagine.engines.hosted import HostedEngine, HostedProvider, malformed
 from imagine.engines.limiter import SlotLimiter
-from imagine.engines.payload import input_data_uri
+from imagine.engines.payload import data_uri_of, input_data_uri
 from imagine.engines.upstream import Deadline, UpstreamClient, json_object
 from imagine.errors import ContentPolicyViolation, UpstreamFailed
 
@@ -51,10 +51,21 @@ def replicate_step(body: dict[str, Any]) -> str | None:
     raise malformed("replicate")
 
 
+# FLUX.2 on Replicate (the model pages' input schemas, "black-forest-labs/flux-2-pro",
+# "…/flux-2-max", "…/flux-2-flex" API tab): `input_images` (a list, up to 8; flex 10),
+# `aspect_ratio` (the ratio name, or match_input_image / custom), `resolution` ("1 MP" …),
+# `output_format` webp/jpg/png, `safety_tolerance` 1–5, `seed`; flex adds `guidance`
+# (1.5–10), `steps` (1–50) and `prompt_upsampling`. Width/height apply only to "custom"
+# and are rounded to multiples of 32, so the ratio name at 1 MP is sent: the table's size.
+FLUX2_MAX_INPUTS = 8
+FLUX2_RESOLUTION = "1 MP"
+
+
 class ReplicateEngine(HostedEngine):
-    """FLUX.1 Kontext [pro]/[max] on Replicate."""
+    """FLUX.1 Kontext [pro]/[max] and FLUX.2 [pro]/[max]/[flex] on Replicate."""
 
     name = "replicate"
+    flux2_max_inputs = FLUX2_MAX_INPUTS
 
     def __init__(
         self,
@@ -65,14 +76,21 @@ class ReplicateEngine(HostedEngine):
         deadline_s: float,
         safety_tolerance: int = 2,
         queue_timeout: float = 30.0,
+        sizing: str = "aspect_ratio",
+        generate_id: str | None = None,
     ) -> None:
         super().__init__(upstream, base_url, limiters, deadline_s, safety_tolerance, queue_timeout)
         self.model = model
+        self.sizing = sizing
 
     async def prepare(
         self, image: Image.Image, prompt: str, options: EditOptions
     ) -> dict[str, Any]:
-        """The prediction body: {input: {prompt, input_image (data URI), ratio, format, ...}}."""
+        """The prediction body: {input: {prompt, input_image (data URI), ratio, format, ...}}
+        for Kontext; for FLUX.2 every input in order in `input_images` (none for text to
+        image), the ratio at 1 MP and any flex tuning."""
+        if self.sizing == "width_height":
+            return {"input": await self._flux2_input(image, prompt, options)}
         data: dict[str, Any] = {
             "prompt": prompt,
             "input_image": await input_data_uri(image, options),
@@ -84,6 +102,23 @@ class ReplicateEngine(HostedEngine):
         if options.seed is not None:
             data["seed"] = options.seed
         return {"input": data}
+
+    async def _flux2_input(
+        self, image: Image.Image, prompt: str, options: EditOptions
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {"prompt": prompt}
+        if options.has_input:
+            data["input_images"] = [await input_data_uri(image, options)] + [
+                await data_uri_of(reference) for reference in options.references
+            ]
+        data["aspect_ratio"] = options.aspect_ratio
+        data["resolution"] = FLUX2_RESOLUTION
+        data["output_format"] = "jpg" if options.output_format == "jpeg" else "png"
+        data["safety_tolerance"] = max(1, self.safety_tolerance)  # FLUX.2 here takes 1..5
+        if options.seed is not None:
+            data["seed"] = options.seed
+        data.update(options.params)  # flex: guidance, steps, prompt_upsampling (same names)
+        return data
 
     async def run(self, body: dict[str, Any], options: EditOptions, deadline: Deadline) -> str:
         """Create with `Prefer: wait`; if still running after the wait, poll `urls.get`."""

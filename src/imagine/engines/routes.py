@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from imagine.engines.schemas import ModelInfo, ModelsResponse
+from imagine.catalog import PARAMS, Model
+from imagine.engines.schemas import ModelInfo, ModelsResponse, ParamInfo
 from imagine.http import openapi
 from imagine.http.deps import AccountDep, ModelsDep
 
@@ -25,6 +26,7 @@ async def models(_account: AccountDep, routes: ModelsDep) -> ModelsResponse:
                 requires_image=route.model.requires_image,
                 max_images=route.model.max_images,
                 aspect_ratios=list(route.model.ratios),
+                params=_params(route.model),
                 available=route.available,
                 engines=route.engine_names,
                 description=route.model.description,
@@ -33,3 +35,18 @@ async def models(_account: AccountDep, routes: ModelsDep) -> ModelsResponse:
             for route in routes
         ]
     )
+
+
+_TYPES = {float: "number", int: "integer", bool: "boolean"}
+
+
+def _params(model: Model) -> list[ParamInfo]:
+    return [
+        ParamInfo(
+            name=name,
+            type=_TYPES[PARAMS[name].kind],
+            min=PARAMS[name].low,
+            max=PARAMS[name].high,
+        )
+        for name in model.params
+    ]

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine.clock import Clock
 from imagine.db.schema import Account
+from imagine.engines.readiness import ProviderReadiness
 from imagine.engines.registry import ModelRoute
-from imagine.errors import Unauthorized
+from imagine.errors import NotFound, Unauthorized
 from imagine.http.auth import authenticated_account
 from imagine.idempotency.guard import IdempotencyGuard
 from imagine.metrics import Metrics
@@ -36,6 +37,7 @@ class Edge:
     uploads: Uploads
     idempotency: IdempotencyGuard
     metrics_token: str | None = None  # when set, /metrics wants `Bearer <token>`
+    providers: ProviderReadiness | None = None  # GET /providers (operators, metrics token)
 
 
 def _edge(request: Request) -> Edge:
@@ -76,6 +78,21 @@ async def metrics_access(
     return edge.metrics
 
 
+async def providers_access(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer <metrics token>")] = None,
+) -> ProviderReadiness:
+    """The providers' view, for the metrics token only: without a token configured the
+    route does not exist (404), as account balances are not for anyone who asks."""
+    edge = _edge(request)
+    if edge.metrics_token is None or edge.providers is None:
+        raise NotFound("Not found")
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), edge.metrics_token.encode()):
+        raise Unauthorized()
+    return edge.providers
+
+
 async def _public_url(request: Request) -> str:
     return _edge(request).public_url
 
@@ -90,6 +107,7 @@ StoreDep = Annotated[Store, Depends(_store)]
 PipelineDep = Annotated[EditPipeline, Depends(_pipeline)]
 ModelsDep = Annotated[Sequence[ModelRoute], Depends(_models)]
 MetricsDep = Annotated[Metrics, Depends(metrics_access)]
+ProvidersDep = Annotated[ProviderReadiness, Depends(providers_access)]
 PublicUrlDep = Annotated[str, Depends(_public_url)]
 AccountDep = Annotated[Account, Depends(authenticated_account)]
 IdempotencyDep = Annotated[IdempotencyGuard, Depends(_idempotency)]

@@ -210,6 +210,10 @@ FETCH_MANY: Responses = {
         **_json_example({"tasks": [FINISHED_TASK, FAILED_TASK]}),
     },
 }
+PROVIDERS: Responses = {
+    **UNAUTHORIZED,
+    404: _err("IMAGINE_METRICS_TOKEN is not set: the route does not exist", "Not found"),
+}
 FILES: Responses = {
     404: _err("Unknown file", "File not found"),
     410: _err("Expired; the bytes are deleted", "File expired"),

@@ -11,6 +11,7 @@ _TYPE_NAMES = {
     "int_from_float": "an integer",
     "list_type": "an array",
     "bool_type": "a boolean",
+    "float_type": "a number",
     "dict_type": "an object",
     "model_type": "an object",
     "model_attributes_type": "an object",

@@ -562,6 +562,7 @@ def _options(req: EditRequest, ratio: str) -> EditOptions:
         height=height,
         seed=req.seed,
         output_format=req.output_format,
+        params=req.params,
     )
 
 

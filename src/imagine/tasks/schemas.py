@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 
 class _Request(BaseModel):
@@ -51,6 +51,18 @@ class ImagineRequest(_Request):
     webhook_secret: StrictStr | None = Field(default=None, repr=False)
     seed: StrictInt | None = None
     output_format: StrictStr | None = Field(default=None, description="png (default) or jpeg.")
+    guidance: StrictFloat | None = Field(
+        default=None,
+        description="Prompt adherence, 1.5 to 10; only for models that list it in their"
+        " params (GET /api/v1/models: flux-2-flex).",
+    )
+    steps: StrictInt | None = Field(
+        default=None, description="Sampling steps, 1 to 50; only for models that list it."
+    )
+    prompt_upsampling: StrictBool | None = Field(
+        default=None,
+        description="Let the provider rewrite the prompt; only for models that list it.",
+    )
 
 
 class FetchRequest(_Request):

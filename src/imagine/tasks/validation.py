@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from imagine.catalog import ASPECT_SIZES, AUTO_RATIO, DEFAULT_MODEL, Model
+from imagine.catalog import ASPECT_SIZES, AUTO_RATIO, DEFAULT_MODEL, PARAMS, Model
 from imagine.errors import ValidationFailed
 from imagine.fetch.data_uri import is_data_uri
 from imagine.fetch.images import url_refusal
@@ -32,6 +32,7 @@ class EditRequest:
     webhook_url: str | None
     webhook_secret: str | None = field(repr=False)
     references: tuple[str, ...] = ()  # more inputs after image_url, in order
+    params: Mapping[str, float | int | bool] = field(default_factory=dict)  # catalog params
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -194,6 +195,18 @@ def validate_imagine(
     if req.webhook_secret is not None:
         problems.extend(_webhook_secret_problems(req.webhook_secret))
 
+    params: dict[str, float | int | bool] = {}
+    for name, param in PARAMS.items():
+        value = getattr(req, name)
+        if value is None:
+            continue
+        if model is not None and name not in model.params:
+            problems.append(f"{name} is not taken by model {model.id}")
+        elif (problem := param.problem(value)) is not None:
+            problems.append(problem)
+        else:
+            params[name] = value
+
     if problems or model is None:
         raise ValidationFailed(*problems)
     return EditRequest(
@@ -206,4 +219,5 @@ def validate_imagine(
         webhook_url=webhook_url or None,
         webhook_secret=req.webhook_secret,
         references=tuple(extra),
+        params=params,
     )
