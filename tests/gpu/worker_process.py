@@ -41,10 +41,11 @@ def gpu_worker(
         "IMAGINE_GPU_WORKER_PORT": str(port),
         "IMAGINE_LOG_FORMAT": "json",
         "HF_HUB_OFFLINE": "1",
-        "RAY_USAGE_STATS_ENABLED": "0",
         "PYTHONWARNINGS": "ignore",
         **(extra or {}),
     }
+    # `imagine gpu serve` itself must turn Ray's usage stats off.
+    env.pop("RAY_USAGE_STATS_ENABLED", None)
     command = [sys.executable, "-m", "imagine", "gpu", "serve"]
     if not ray:
         command.append("--no-ray")
