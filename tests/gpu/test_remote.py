@@ -17,29 +17,29 @@ from sqlalchemy import select
 
 from imagine.db.schema import Task
 from tests.conftest import Api
-from tests.gpu.worker_process import TOKEN, gpu_worker, stop
+from tests.gpu.worker_process import TOKEN, Worker, gpu_workers, stop
 from tests.support import ImageHost, image_bytes
 
 SLOW_STEPS = 200
 
 
 @pytest.fixture(scope="module")
-def worker(
-    tiny_kontext: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Any]]:
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
-    with gpu_worker(tiny_kontext, log) as running:
-        yield running
+def workers(tiny_kontext: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Worker]]:
+    """A quick worker (2 steps) and a slow one, started side by side."""
+    logs = tmp_path_factory.mktemp("workers")
+    extras = [{}, {"IMAGINE_DIFFUSERS_STEPS": str(SLOW_STEPS)}]
+    with gpu_workers(tiny_kontext, [logs / "quick.log", logs / "slow.log"], extras=extras) as both:
+        yield both
 
 
 @pytest.fixture(scope="module")
-def slow_worker(
-    tiny_kontext: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Any]]:
-    log = tmp_path_factory.mktemp("slow-worker") / "worker.log"
-    extra = {"IMAGINE_DIFFUSERS_STEPS": str(SLOW_STEPS)}
-    with gpu_worker(tiny_kontext, log, extra=extra) as running:
-        yield running
+def worker(workers: list[Worker]) -> tuple[str, Any]:
+    return workers[0].url, workers[0].process
+
+
+@pytest.fixture(scope="module")
+def slow_worker(workers: list[Worker]) -> tuple[str, Any]:
+    return workers[1].url, workers[1].process
 
 
 @pytest.fixture

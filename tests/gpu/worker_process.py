@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,11 +25,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def gpu_worker(
+@dataclass
+class Worker:
+    """A started `imagine gpu serve` process."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    ray: bool
+
+
+def start_worker(
     model: Path, log: Path, *, ray: bool = False, extra: dict[str, str] | None = None
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start `imagine gpu serve [--no-ray]`; yields (worker URL, process) once healthy."""
+) -> Worker:
+    """Start `imagine gpu serve [--no-ray]` without waiting for it (see `wait_healthy`)."""
     port = free_port()
     env = {
         **os.environ,
@@ -52,22 +62,48 @@ def gpu_worker(
     base = f"http://127.0.0.1:{port}" + ("/kontext" if ray else "")
     with log.open("wb") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return Worker(base, proc, log, ray)
+
+
+def wait_healthy(worker: Worker) -> None:
+    """Block until the worker answers its health route (RuntimeError if it never does)."""
+    deadline = time.monotonic() + (240 if worker.ray else 120)
+    while time.monotonic() < deadline:
+        if worker.process.poll() is not None:
+            raise RuntimeError(f"gpu worker exited: {worker.log.read_text()[-3000:]}")
+        try:
+            if httpx.get(worker.url + "/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gpu worker did not start: {worker.log.read_text()[-3000:]}")
+
+
+@contextmanager
+def gpu_workers(
+    model: Path, logs: list[Path], *, ray: bool = False, extras: list[dict[str, str]]
+) -> Iterator[list[Worker]]:
+    """Start several workers at once (their start-ups overlap); stop them all at the end."""
+    workers: list[Worker] = []
     try:
-        deadline = time.monotonic() + (240 if ray else 120)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gpu worker exited: {log.read_text()[-3000:]}")
-            try:
-                if httpx.get(base + "/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise RuntimeError(f"gpu worker did not start: {log.read_text()[-3000:]}")
-        yield base, proc
+        for log, extra in zip(logs, extras, strict=True):
+            workers.append(start_worker(model, log, ray=ray, extra=extra))
+        for worker in workers:
+            wait_healthy(worker)
+        yield workers
     finally:
-        stop(proc)
+        for worker in workers:
+            stop(worker.process)
+
+
+@contextmanager
+def gpu_worker(
+    model: Path, log: Path, *, ray: bool = False, extra: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start `imagine gpu serve [--no-ray]`; yields (worker URL, process) once healthy."""
+    with gpu_workers(model, [log], ray=ray, extras=[extra or {}]) as (worker,):
+        yield worker.url, worker.process
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
