@@ -1,6 +1,6 @@
 """`imagine gpu serve` on Ray Serve (num_gpus=0, one CPU, usage stats off, Ray's temp dir
-under the test's) behind a gateway whose model routes to `remote`. One worker for the
-module: Ray takes most of this file's time to start."""
+under the test's) behind a gateway whose model routes to `remote`. One worker (conftest's
+pool, started alongside the other workers) for the module: Ray takes most of its time."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import io
 import ipaddress
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from imagine import admin
 from imagine.clock import SystemClock
 from imagine.services import build_services
 from imagine.settings import Settings
-from tests.gpu.worker_process import TOKEN, gpu_worker, stop
+from tests.gpu.worker_process import TOKEN, Worker, stop, wait_healthy
 from tests.support import ImageHost, bound_socket, image_bytes, live_server
 
 pytest.importorskip("ray.serve")
@@ -35,17 +34,10 @@ class RayWorker:
 
 
 @pytest.fixture(scope="module")
-def ray_worker(tiny_kontext: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayWorker]:
-    # A short path: Ray's socket paths live below it (Unix sockets are capped near 107 bytes).
-    temp = tmp_path_factory.mktemp("ray")
-    extra = {
-        "IMAGINE_GPU_NUM_GPUS": "0",
-        "IMAGINE_RAY_NUM_CPUS": "1",
-        "IMAGINE_RAY_TEMP_DIR": str(temp),
-        "IMAGINE_GPU_MAX_ONGOING_REQUESTS": "2",
-    }
-    with gpu_worker(tiny_kontext, temp / "worker.log", ray=True, extra=extra) as (url, process):
-        yield RayWorker(url, process, temp)
+def ray_worker(gpu_worker_pool: dict[str, Worker]) -> RayWorker:
+    worker = gpu_worker_pool["ray"]
+    wait_healthy(worker)
+    return RayWorker(worker.url, worker.process, Path(worker.env["IMAGINE_RAY_TEMP_DIR"]))
 
 
 def _tree(pid: int) -> list[psutil.Process]:

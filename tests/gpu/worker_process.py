@@ -1,4 +1,4 @@
-"""`imagine gpu serve` as a real child process, for the remote-engine tests."""
+"""`imagine gpu serve` as a real child process, for the remote-engine and Ray tests."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from tests.support import bound_socket
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 TOKEN = "worker-secret-for-tests"
+SLOW_STEPS = 200  # the slow worker's steps: an edit far longer than any test waits
 
 
 def free_port() -> int:
@@ -33,6 +32,7 @@ class Worker:
     process: subprocess.Popen[bytes]
     log: Path
     ray: bool
+    env: dict[str, str]
 
 
 def start_worker(
@@ -62,7 +62,7 @@ def start_worker(
     base = f"http://127.0.0.1:{port}" + ("/kontext" if ray else "")
     with log.open("wb") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    return Worker(base, proc, log, ray)
+    return Worker(base, proc, log, ray, env)
 
 
 def wait_healthy(worker: Worker) -> None:
@@ -78,32 +78,6 @@ def wait_healthy(worker: Worker) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"gpu worker did not start: {worker.log.read_text()[-3000:]}")
-
-
-@contextmanager
-def gpu_workers(
-    model: Path, logs: list[Path], *, ray: bool = False, extras: list[dict[str, str]]
-) -> Iterator[list[Worker]]:
-    """Start several workers at once (their start-ups overlap); stop them all at the end."""
-    workers: list[Worker] = []
-    try:
-        for log, extra in zip(logs, extras, strict=True):
-            workers.append(start_worker(model, log, ray=ray, extra=extra))
-        for worker in workers:
-            wait_healthy(worker)
-        yield workers
-    finally:
-        for worker in workers:
-            stop(worker.process)
-
-
-@contextmanager
-def gpu_worker(
-    model: Path, log: Path, *, ray: bool = False, extra: dict[str, str] | None = None
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start `imagine gpu serve [--no-ray]`; yields (worker URL, process) once healthy."""
-    with gpu_workers(model, [log], ray=ray, extras=[extra or {}]) as (worker,):
-        yield worker.url, worker.process
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
