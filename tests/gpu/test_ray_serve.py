@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psutil
+import psutil  # comes with the gpu extra (accelerate depends on it)
 import pytest
 from PIL import Image
 
