@@ -43,12 +43,13 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'gpu.db'}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def gpu_worker_pool(
     tiny_kontext: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[dict[str, Worker]]:
-    """Every `imagine gpu serve` process the selected tests use, all started when the first
-    is needed so that their start-ups (torch imports, Ray) overlap; stopped at the end.
+    """Every `imagine gpu serve` process the selected tests use, all started before the first
+    gpu test so that their start-ups (torch imports, Ray: half a minute) overlap each other
+    and the in-process tests; stopped at the end.
 
     "ray": on Ray Serve (num_gpus=0, one CPU, its temp dir under the test's);
     "quick": --no-ray, 2 steps; "slow": --no-ray, SLOW_STEPS steps."""

@@ -70,9 +70,14 @@ def test_ray_binds_loopback_only_keeps_its_files_under_the_temp_dir_and_sends_no
 ) -> None:
     names = {proc.name() for proc in _tree(ray_worker.process.pid)}
     assert {"gcs_server", "raylet"} <= names, names
-    # The agents start alongside the replica; give the last of them a moment to bind.
-    time.sleep(2)
+    # The agents start alongside the replica: wait until no new socket shows up.
     listening = _listening(ray_worker.process.pid)
+    for _ in range(20):
+        time.sleep(0.5)
+        again = _listening(ray_worker.process.pid)
+        if set(again) == set(listening):
+            break
+        listening = again
     owners = {name for name, _, _ in listening}
     assert {"gcs_server", "raylet"} <= owners, listening
     # Serve's replica gRPC server, whose `[::]:0` serve.py narrows.
