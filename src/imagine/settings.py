@@ -306,10 +306,15 @@ class Settings(BaseSettings):
         " (required by both).",
     )
     gpu_worker_timeout: float = Field(
-        default=360.0, gt=0, description="Seconds the remote engine waits for one edit."
+        default=360.0,
+        gt=0,
+        description="Seconds the remote engine waits for one whole edit before 504 (the"
+        " worker then stops it).",
     )
     gpu_worker_host: str = Field(
-        default="127.0.0.1", description="Address `imagine gpu serve` binds to."
+        default="127.0.0.1",
+        description="Address the route of `imagine gpu serve` binds to (a local Ray's own"
+        " ports stay on loopback).",
     )
     gpu_worker_port: int = Field(
         default=8100, ge=1, le=65535, description="Port `imagine gpu serve` binds to."
@@ -325,7 +330,9 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="Ray Serve: GPUs per replica (0 on a CPU-only test box)."
     )
     ray_address: str | None = Field(
-        default=None, description="Ray cluster to join (default: start a local one)."
+        default=None,
+        description="Ray cluster to join, for several GPU machines (default: start a local,"
+        " single-node Ray that binds loopback only).",
     )
     ray_num_cpus: int | None = Field(
         default=None, ge=1, description="CPUs of a local Ray started by `imagine gpu serve`."

@@ -140,6 +140,32 @@ async def test_fetch_shows_progress_and_a_client_leaving_stops_the_loop(
     assert r.json()["status"] == "failed"
 
 
+@pytest.mark.parametrize(
+    "settings_overrides", [{"diffusers_steps": 200, "diffusers_deadline": 1.0}], indirect=True
+)
+async def test_the_deadline_stops_the_loop_with_a_504_and_a_refund(
+    api: Api, image_host: ImageHost
+) -> None:
+    key = await api.account(credits=10)
+    url = image_host.add("/in.jpg", image_bytes((640, 480)))
+    runner = _runner(api)
+    before = runner.steps_run
+    r = await api.imagine(key, prompt="add a hat", image_url=url, model="flux-kontext-dev")
+    assert r.status_code == 504, r.text
+    assert r.json()["errors"][0]["msg"] == "The local model did not finish within 1 s"
+    fetched = await api.client.post(
+        "/api/v1/fetch", json={"task_id": r.json()["task_id"]}, headers={"Authorization": key}
+    )
+    assert fetched.json()["status"] == "failed"
+    assert await _credits(api, key) == 10
+    stopped_at = runner.steps_run
+    await asyncio.sleep(1.0)
+    assert runner.steps_run == stopped_at  # stopped between two steps
+    assert before < stopped_at < before + 200
+    engine = api.services.routes["flux-kontext-dev"].engine
+    assert engine.gpu.in_flight == 0  # type: ignore[union-attr]
+
+
 @pytest.fixture
 def broken_model(tmp_path: Path) -> Path:
     broken = tmp_path / "broken-model"

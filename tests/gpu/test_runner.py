@@ -27,7 +27,7 @@ def test_first_block_cache_and_warm_up(tiny_kontext: Path) -> None:
         source=str(tiny_kontext), steps=4, max_sequence_length=32, first_block_cache=0.5
     )
     runner = KontextRunner.load(config)
-    assert runner.warm_up(steps=2) > 0
+    assert runner.warm_up(width=512, height=512, steps=2) > 0
     seen: list[float] = []
     out = runner.generate(
         Image.new("RGB", (1248, 832), (90, 30, 200)),

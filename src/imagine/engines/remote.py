@@ -4,7 +4,8 @@ The gateway never imports torch: it sends the input's bytes to the worker's `/v1
 route (shared-secret bearer token) and reads an NDJSON stream back — progress lines while
 the model denoises, then the PNG. Closing the stream (client gone, deadline) makes the
 worker stop its denoising loop. Unreachable before acceptance → UpstreamOutage (failover
-may try the next engine); a broken stream after acceptance → 502; too slow → 504.
+may try the next engine); a broken stream after acceptance → 502; not done within
+`timeout` (IMAGINE_GPU_WORKER_TIMEOUT, the whole edit) → 504.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import json
 from typing import Any
 
+import anyio
 import httpx
 import structlog
 from PIL import Image
@@ -31,7 +33,8 @@ EDIT_PATH = "/v1/edit"
 
 def build_worker_client(timeout: float) -> httpx.AsyncClient:
     """The client for GPU workers (operator-configured hosts, so not the SSRF-guarded one):
-    a short connect timeout, and `timeout` for the whole edit between two bytes."""
+    a short connect timeout, and `timeout` between two bytes (RemoteEngine also bounds the
+    whole edit by it)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=5.0),
         follow_redirects=False,
@@ -75,13 +78,21 @@ class RemoteEngine:
         del encoded
         headers = {"Authorization": f"Bearer {self.token.get_secret_value()}"}
         try:
-            async with self.http.stream(
-                "POST", self.url, json=body, headers=headers, timeout=self.timeout
-            ) as response:
-                if response.status_code != 200:
-                    await response.aread()
-                    raise _refused(response)
-                return await self._read_stream(response, options)
+            # The whole edit within `timeout` (progress lines keep every single read short):
+            # leaving the stream closes the connection, which stops the worker's loop.
+            with anyio.fail_after(self.timeout):
+                async with self.http.stream(
+                    "POST", self.url, json=body, headers=headers, timeout=self.timeout
+                ) as response:
+                    if response.status_code != 200:
+                        await response.aread()
+                        raise _refused(response)
+                    return await self._read_stream(response, options)
+        except TimeoutError as exc:
+            log.warning("GPU worker edit past its deadline", engine=self.name, seconds=self.timeout)
+            raise UpstreamTimeout(
+                f"The GPU worker did not finish within {self.timeout:g} s"
+            ) from exc
         except httpx.ConnectError as exc:
             log.warning("GPU worker unreachable", engine=self.name, error=type(exc).__name__)
             raise UpstreamOutage() from exc

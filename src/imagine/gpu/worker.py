@@ -14,7 +14,7 @@ import base64
 import binascii
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import anyio
@@ -22,6 +22,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, SecretStr, ValidationError
+from starlette.types import Receive, Scope, Send
 
 from imagine import images
 from imagine.catalog import ASPECT_SIZES
@@ -51,7 +52,9 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"errors": [{"msg": message}]}, status_code=status)
 
 
-async def _run(engine: DiffusersEngine, data: bytes, edit: WorkerEdit) -> AsyncIterator[bytes]:
+async def _run(
+    engine: DiffusersEngine, data: bytes, edit: WorkerEdit
+) -> AsyncGenerator[bytes, None]:
     """The NDJSON events of one edit."""
     try:
         await engine.gpu.acquire(engine.limits.queue_timeout)
@@ -102,6 +105,23 @@ async def _run(engine: DiffusersEngine, data: bytes, edit: WorkerEdit) -> AsyncI
         engine.gpu.release()
 
 
+class _EditStream(StreamingResponse):
+    """The NDJSON answer. A caller that hangs up while the events wait at a `yield` leaves
+    the generator suspended; closing it here (not whenever it is garbage-collected) stops
+    the denoising loop and frees the GPU slot at once."""
+
+    def __init__(self, events: AsyncGenerator[bytes, None]) -> None:
+        super().__init__(events, media_type="application/x-ndjson")
+        self._events = events
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._events.aclose()
+
+
 def create_worker_app(engine: DiffusersEngine, token: SecretStr) -> FastAPI:
     """The worker app around one loaded engine (one GPU)."""
     secret = token.get_secret_value().encode()
@@ -110,8 +130,14 @@ def create_worker_app(engine: DiffusersEngine, token: SecretStr) -> FastAPI:
     app = FastAPI(title="imagine GPU worker", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/v1/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    async def health() -> dict[str, object]:
+        # steps_run: denoising steps since start (a stopped edit's counter stops growing);
+        # busy: whether an edit holds this GPU now.
+        return {
+            "status": "ok",
+            "steps_run": engine.runner.steps_run,
+            "busy": engine.gpu.in_flight > 0,
+        }
 
     @app.post("/v1/edit")
     async def edit(request: Request) -> Response:
@@ -128,6 +154,6 @@ def create_worker_app(engine: DiffusersEngine, token: SecretStr) -> FastAPI:
             data = base64.b64decode(body.image, validate=True)
         except (binascii.Error, ValueError):
             return _error(400, "image must be base64")
-        return StreamingResponse(_run(engine, data, body), media_type="application/x-ndjson")
+        return _EditStream(_run(engine, data, body))
 
     return app
