@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from imagine.db.inline_sqlite import inline_connector
+from imagine.db.sqlite_connections import connector
 from imagine.db.write_turns import WriteTurns
 
 _BEGIN = "imagine_begin"  # execution option: how a SQLite transaction starts
@@ -65,15 +65,19 @@ def create_engine(url: str, pool: PoolLimits | None = None, *, inline: bool = Fa
         Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
     if memory:
         sizing = {"hide_parameters": True}
-    if inline and not memory:
-        # A pooled connection may be used by another thread's loop later (tests run the
-        # server in a thread); the pool hands it to one user at a time.
-        creator = inline_connector(
-            parsed.database or "", timeout=_READ_BUSY_S, check_same_thread=False
+        engine = create_async_engine(url, connect_args={"timeout": limits.lock_timeout}, **sizing)
+    else:
+        # Our own aiosqlite connections: one thread hand-off per statement (writes), none
+        # at all for `inline` reads; see sqlite_connections. A pooled connection may be
+        # used by another thread's loop later (tests run a server in a thread); the pool
+        # hands it to one user at a time.
+        creator = connector(
+            parsed.database or "",
+            inline=inline,
+            timeout=_READ_BUSY_S if inline else limits.lock_timeout,
+            check_same_thread=False,
         )
         engine = create_async_engine(url, async_creator=creator, **sizing)
-    else:
-        engine = create_async_engine(url, connect_args={"timeout": limits.lock_timeout}, **sizing)
     busy_ms = int((_READ_BUSY_S if inline else limits.lock_timeout) * 1000)
     turns = None
     if not inline and not memory:
