@@ -43,11 +43,15 @@ from imagine.storage.object_store import ObjectStoreBackend
 from imagine.storage.orphans import KeyOwner, default_owners
 from imagine.storage.store import LocalDirStore, Store
 from imagine.tasks.background_edits import BackgroundEdits
+from imagine.tasks.input_gate import InputGate
 from imagine.tasks.pipeline import EditLimits, EditPipeline
 from imagine.uploads.service import UploadLimits, Uploads
 from imagine.webhooks.delivery import Deliverer, DeliveryPolicy
 from imagine.webhooks.schedule import RandomSource
 from imagine.webhooks.signal import OutboxSignal
+
+# How long a hosted edit waits for its turn to fetch and upload its input before a 503.
+INPUT_GATE_WAIT = 60.0
 
 
 @dataclass
@@ -75,6 +79,8 @@ class Services:
         default_factory=lambda: anyio.CapacityLimiter(decode_concurrency())
     )
     outbox_signal: OutboxSignal = field(default_factory=OutboxSignal)
+    # One bound per app on hosted edits holding an input until the provider accepts it.
+    input_gate: InputGate = field(default_factory=lambda: InputGate(64, INPUT_GATE_WAIT))
     rng: RandomSource = field(default_factory=random.Random)  # webhook retry jitter
     # Who owns stored objects (one per table keeping object names): the orphan sweep
     # deletes old objects an owner claims but no row owns.
@@ -133,6 +139,7 @@ def build_pipeline(
         limiter=services.limiter,
         language=services.language,
         decode_slots=services.decode_slots,
+        input_gate=services.input_gate,
         metrics=services.metrics,
         outbox=services.outbox_signal,
         limits=EditLimits(
@@ -252,6 +259,7 @@ def build_services(
             )
 
     return Services(
+        input_gate=InputGate(settings.max_inputs_in_flight, INPUT_GATE_WAIT),
         settings=settings,
         clock=the_clock,
         db=db,

@@ -395,6 +395,14 @@ class Settings(BaseSettings):
         ge=1,
         description="Unexpired uploads one account may hold; one more gets 429.",
     )
+    max_inputs_in_flight: int = Field(
+        default=64,
+        ge=1,
+        description="Hosted edits that may hold their input image (fetched, then uploaded)"
+        " at once in this process until the provider accepts it; the others wait their"
+        " turn before fetching (up to 60 s, then 503), so a burst costs kilobytes per"
+        " waiting edit, not megabytes.",
+    )
     max_background_edits: int = Field(
         default=64,
         ge=1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 
@@ -91,6 +92,8 @@ def bfl_app(server: FakeServer) -> Starlette:
             return JSONResponse(
                 {"detail": [{"loc": ["body", p], "msg": "invalid"} for p in problems]}, 422
             )
+        if state.submit_hold:  # a slow upload/acceptance
+            await asyncio.sleep(state.submit_hold)
         got = state.accept()
         if isinstance(got, Answer):
             return got.response()

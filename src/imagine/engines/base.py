@@ -24,6 +24,11 @@ class SourceImage:
     def __init__(self, data: bytes, info: ImageInfo) -> None:
         self._data: bytes | None = data
         self.info = info
+        self._on_release: Callable[[], None] | None = None
+
+    def when_released(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once, when the bytes are dropped (the provider has them)."""
+        self._on_release = callback
 
     @property
     def data(self) -> bytes:
@@ -35,6 +40,9 @@ class SourceImage:
     def release(self) -> None:
         """Drop the bytes (the provider has them)."""
         self._data = None
+        callback, self._on_release = self._on_release, None
+        if callback is not None:
+            callback()
 
     def __repr__(self) -> str:
         held = "released" if self._data is None else f"{len(self._data)} bytes"

@@ -53,6 +53,7 @@ from imagine.storage import repository as storage_repo
 from imagine.storage.store import Store, new_object_name
 from imagine.tasks import repository as tasks_repo
 from imagine.tasks.background_edits import BackgroundEdits
+from imagine.tasks.input_gate import InputGate
 from imagine.tasks.progress import DECODED, ENGINE_DONE, FETCHED, STORED, TaskProgress
 from imagine.tasks.repository import NewTask
 from imagine.tasks.schemas import ImagineRequest
@@ -110,10 +111,13 @@ class EditPipeline:
         outbox: OutboxSignal,
         limits: EditLimits,
         public_url: str,
+        input_gate: InputGate,
         uploads: Uploads | None = None,
         background: BackgroundEdits | None = None,
     ) -> None:
         self.sessions = sessions
+        # At most so many hosted edits hold an input on its way to the provider at once.
+        self.input_gate = input_gate
         self.clock = clock
         self.store = store
         self.catalog = catalog
@@ -343,29 +347,36 @@ class EditPipeline:
             result, encoded = await self._generate(req, engine, progress)
         elif uses_source(engine):
             # A hosted provider takes the input's bytes as they are (or one fast JPEG): no
-            # decode, and no pixels held while the request waits on the upstream.
-            sources = []
-            for url in req.inputs:
-                data = await self._input(account_id, url)
-                sources.append(
-                    await anyio.to_thread.run_sync(
-                        functools.partial(
-                            prepare_source, data, decode_max_pixels=self.limits.max_image_pixels
-                        ),
-                        limiter=self.decode_slots,
+            # decode, and no pixels held while the request waits on the upstream. Until the
+            # provider accepts them, the bytes count against the input gate (memory bound).
+            async with self.input_gate.turn() as accepted:
+                sources = []
+                for url in req.inputs:
+                    data = await self._input(account_id, url)
+                    sources.append(
+                        await anyio.to_thread.run_sync(
+                            functools.partial(
+                                prepare_source,
+                                data,
+                                decode_max_pixels=self.limits.max_image_pixels,
+                            ),
+                            limiter=self.decode_slots,
+                        )
                     )
+                    del data
+                sources[0].when_released(accepted)
+                if progress is not None:
+                    await progress.reach(FETCHED)
+                    await progress.reach(DECODED)
+                source = sources[0]
+                ratio = _ratio_for(req.aspect_ratio, source.info.width, source.info.height)
+                options = replace(
+                    _options(req, ratio), source=source, references=tuple(sources[1:])
                 )
-                del data
-            if progress is not None:
-                await progress.reach(FETCHED)
-                await progress.reach(DECODED)
-            source = sources[0]
-            ratio = _ratio_for(req.aspect_ratio, source.info.width, source.info.height)
-            options = replace(_options(req, ratio), source=source, references=tuple(sources[1:]))
-            del sources, source
-            follow = progress or TaskProgress(self.sessions, self.clock, task_id)
-            result = await _edit(engine, placeholder_image(), req.prompt, options, follow)
-            del options
+                del sources, source
+                follow = progress or TaskProgress(self.sessions, self.clock, task_id)
+                result = await _edit(engine, placeholder_image(), req.prompt, options, follow)
+                del options
             encoded = await self._native_output(result, req.output_format)
         else:
             data = await self._input(account_id, req.image_url)
