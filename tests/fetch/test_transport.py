@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -16,6 +17,7 @@ import pytest
 import trustme
 
 from imagine.errors import ImageRejected
+from imagine.fetch.client import ClientLimits, build_guarded_client
 from imagine.fetch.transport import ResponseTooLarge
 from imagine.settings import Settings
 from tests.fetch.stubs import Guarded, guarded, raw_server
@@ -156,6 +158,7 @@ def tls_host() -> Iterator[tuple[str, ssl.SSLContext, list[str]]]:
     finally:
         server.shutdown()
         server.server_close()
+        server.server_close()
         thread.join()
 
 
@@ -174,3 +177,53 @@ async def test_tls_verifies_the_host_name_while_dialling_the_pinned_ip(
     for url in (f"https://evil.test:{port}/", f"https://127.0.0.1:{port}/"):
         with pytest.raises(httpx.ConnectError, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
             await g.client.get(url)
+
+
+class _Counting(BaseHTTPRequestHandler):
+    """Answers after a moment, counting requests in progress at once."""
+
+    lock = threading.Lock()
+    now = 0
+    peak = 0
+
+    def do_GET(self) -> None:
+        cls = type(self)
+        with cls.lock:
+            cls.now += 1
+            cls.peak = max(cls.peak, cls.now)
+        time.sleep(0.05)
+        with cls.lock:
+            cls.now -= 1
+        body = b"x" * (5000 if self.path == "/big" else 10)
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+async def test_requests_queue_for_a_connection_first_come_first_served(tmp_path: Path) -> None:
+    """More requests than connections wait their turn (not in httpcore's queue) and every
+    turn comes back, also after a refused answer."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    client = build_guarded_client(
+        _settings(tmp_path),
+        ClientLimits(max_bytes=1000, deadline=10.0, connect_timeout=2.0, max_connections=2),
+    )
+    try:
+        responses = await asyncio.gather(*(client.get(f"{base}/{i}") for i in range(12)))
+        assert [r.status_code for r in responses] == [200] * 12
+        assert _Counting.peak <= 2
+        for _ in range(3):  # over the body cap: refused, and the turn is given back
+            with pytest.raises(ResponseTooLarge):
+                await client.get(f"{base}/big")
+        responses = await asyncio.gather(*(client.get(f"{base}/{i}") for i in range(4)))
+        assert [r.status_code for r in responses] == [200] * 4
+    finally:
+        await client.aclose()
+        server.shutdown()
+        server.server_close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import anyio
 import httpcore
@@ -134,12 +134,18 @@ class _CappedStream(httpx.AsyncByteStream):
     """A response body that stops at `limit` bytes and at the request's deadline."""
 
     def __init__(
-        self, inner: httpx.AsyncByteStream, limit: int, expires: float, request: httpx.Request
+        self,
+        inner: httpx.AsyncByteStream,
+        limit: int,
+        expires: float,
+        request: httpx.Request,
+        on_close: Callable[[], None],
     ) -> None:
         self._inner = inner
         self._limit = limit
         self._expires = expires
         self._request = request
+        self._on_close = on_close
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         seen = 0
@@ -159,7 +165,10 @@ class _CappedStream(httpx.AsyncByteStream):
             yield chunk
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        try:
+            await self._inner.aclose()
+        finally:
+            self._on_close()  # the connection is back in the pool
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
@@ -188,6 +197,11 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
         self._max_bytes = max_bytes
         self._deadline = deadline
+        # Requests wait for a connection here, first come first served, not in httpcore's
+        # pool: its queue is rescanned against every connection on each request and each
+        # response close (O(queued × connections)), which under a burst of hundreds of
+        # requests cost more CPU than the requests themselves.
+        self._turns = anyio.Semaphore(limits.max_connections or 100, fast_acquire=True)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request` under the guard; the body is capped while it streams."""
@@ -196,19 +210,37 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         deadline = min(float(request.extensions.get("deadline", self._deadline)), self._deadline)
         limit = min(int(request.extensions.get("max_bytes", self._max_bytes)), self._max_bytes)
         expires = time.monotonic() + deadline
+        turns = self._turns
+        held = False
+
+        def give_back() -> None:
+            nonlocal held
+            if held:
+                held = False
+                turns.release()
+
         try:
             with anyio.fail_after(deadline):
+                await turns.acquire()
+                held = True
                 response = await super().handle_async_request(request)
         except TimeoutError as exc:
+            give_back()
             raise DeadlineExceeded("deadline exceeded", request=request) from exc
+        except BaseException:
+            give_back()
+            raise
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            await response.aclose()
+            try:
+                await response.aclose()
+            finally:
+                give_back()
             raise ResponseTooLarge(limit)
         assert isinstance(response.stream, httpx.AsyncByteStream)
         return httpx.Response(
             status_code=response.status_code,
             headers=response.headers,
-            stream=_CappedStream(response.stream, limit, expires, request),
+            stream=_CappedStream(response.stream, limit, expires, request, give_back),
             extensions=response.extensions,
         )
