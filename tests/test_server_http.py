@@ -4,6 +4,7 @@ llhttp would accept but must not (request smuggling shapes, upgrades, endless tr
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import time
@@ -11,6 +12,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 from imagine.app import create_app
 from imagine.db.engine import create_engine
@@ -111,8 +116,10 @@ def test_a_big_pipelined_body_is_not_counted_as_the_next_head(conn: socket.socke
     conn.sendall(
         b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
         + body
-        + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        + b"GET /healthz HTTP/1.1\r\nHost: x\r\n"  # the next head begins in the same read
     )
+    time.sleep(0.2)
+    conn.sendall(b"Connection: close\r\n\r\n")
     data, closed = _read_all(conn, 5)
     assert _statuses(data) == [b"405", b"200"], data[:300]
     assert closed
@@ -199,3 +206,78 @@ def test_endless_trailers_get_the_connection_closed(conn: socket.socket) -> None
     data, closed = _read_all(conn, 5)
     assert closed
     assert not _statuses(data), data[:300]
+
+
+async def _slow(request: Request) -> Response:
+    await asyncio.sleep(0.5)
+    return PlainTextResponse("slow")
+
+
+async def _header_names(request: Request) -> Response:
+    await request.body()  # trailers, if any, arrive with the end of the body
+    return PlainTextResponse(",".join(name for name, _ in request.headers.items()))
+
+
+@pytest.fixture
+def plain_conn(tmp_path: Path) -> Iterator[socket.socket]:
+    """A raw connection to a small app (a slow answer, a header echo) under server_config."""
+    app = Starlette(
+        routes=[Route("/slow", _slow), Route("/names", _header_names, methods=["POST"])]
+    )
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        header_timeout=HEADER_TIMEOUT,
+        max_header_bytes=MAX_HEAD,
+        log_level="WARNING",
+    )
+    with (
+        _serve(server_config(app, settings, lifespan="off"), bound_socket()) as address,
+        socket.create_connection(address, timeout=5) as sock,
+    ):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        yield sock
+
+
+@pytest.mark.parametrize(
+    ("pipelined", "status"),
+    [
+        (b"GET /slow HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (MAX_HEAD + 10), b"431"),
+        (b"GET /slow HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n", b"400"),
+    ],
+    ids=["oversized-head", "invalid-head"],
+)
+def test_a_pipelined_request_is_refused_only_after_the_answer_before_it(
+    plain_conn: socket.socket, pipelined: bytes, status: bytes
+) -> None:
+    plain_conn.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n" + pipelined)
+    data, closed = _read_all(plain_conn, 5)
+    assert _statuses(data) == [b"200", status], data[:300]
+    assert b"\r\n\r\nslowHTTP/1.1 " + status in data  # the first answer whole, then the refusal
+    assert closed
+
+
+def test_trailer_fields_never_reach_the_request_headers(plain_conn: socket.socket) -> None:
+    plain_conn.sendall(
+        b"POST /names HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\nAuthorization: smuggled\r\n\r\n"
+    )
+    data, closed = _read_all(plain_conn, 5)
+    assert _statuses(data) == [b"200"], data[:300]
+    assert data.endswith(b"\r\n\r\nhost,transfer-encoding,connection"), data
+    assert closed
+
+
+def test_a_pipelined_head_after_a_chunked_body_in_the_same_read_is_served(
+    plain_conn: socket.socket,
+) -> None:
+    body = b"3\r\nabc\r\n" * 1000 + b"0\r\n\r\n"  # 5 KiB of chunk framing: more than MAX_HEAD
+    plain_conn.sendall(
+        b"POST /names HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + body
+        + b"GET /slow HTTP/1.1\r\nHost: x\r\n"  # the next head begins in the same read
+    )
+    time.sleep(0.2)
+    plain_conn.sendall(b"Connection: close\r\n\r\n")
+    data, closed = _read_all(plain_conn, 5)
+    assert _statuses(data) == [b"200", b"200"], data[:300]
+    assert closed

@@ -8,9 +8,11 @@ in C: about 0.2 ms less server CPU per request than h11) wrapped in
 
 - a request head (request line plus every header) larger than `IMAGINE_MAX_HEADER_BYTES`
   gets `431` and the connection closes. The bytes of an unfinished head are counted as they
-  arrive (a whole packet when the head began with it; what the parser has shown of a head
-  that began inside a packet, e.g. after a pipelined request), so a client streaming
-  megabytes of headers holds at most the limit plus one read per connection. That also
+  arrive (a whole read when the head began with it; for a head that began inside a read,
+  after a pipelined request, the rest of the read after what that request took: its body
+  exactly, its head and chunk framing as written canonically), and a complete head is
+  measured as written canonically, so a client streaming megabytes of headers holds at most
+  the limit per connection, however the head is split. That also
   bounds the header count (each header line takes at least 4 bytes); `HeaderCountGuard`
   then refuses more than `IMAGINE_MAX_HEADERS` fields with `431`;
 - a connection must deliver a complete request head within `IMAGINE_HEADER_TIMEOUT`
@@ -136,7 +138,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # of the request head being read
         self._framing = 0  # bytes fed in a body without a body byte: chunk framing, trailers
         self._ended = False  # a request ended during the current feed
-        self._body_seen = False  # body bytes came during the current feed
+        self._fed_body = 0  # body bytes in the current feed
+        self._fed_other = 0  # other bytes of the feed that the parser has shown (heads, framing)
         self._stopped = False  # the parser is fed no more (a refusal, an upgrade request)
         self._deferred: bytes | None = None  # a refusal waiting for the answers before it
         self._head_timer: asyncio.TimerHandle | None = None
@@ -172,7 +175,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._unset_keepalive_if_required()
         head_was_open = self._head_open
-        self._ended = self._body_seen = False
+        self._ended = False
+        self._fed_body = self._fed_other = 0
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -195,8 +199,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             elif self.headers is self._no_trailers:
                 self._head_bytes = 0  # the feed ended with a request: no next head yet
                 return
-            else:  # the next head began inside this feed: what the parser has shown of it
-                self._head_bytes = self._head_size()
+            else:  # the next head began inside this feed: the rest of the feed (what the
+                # requests before it took is known for canonical heads and framing, and
+                # exactly for bodies), or at least what the parser has shown of it
+                rest = len(data) - self._fed_body - self._fed_other
+                self._head_bytes = max(self._head_size(), rest)
             if self._head_bytes > self.max_head:
                 self._refuse(_answer(431, "request header fields too large"))
             elif self._busy():
@@ -204,7 +211,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             else:
                 self._arm_head_timer()
         elif not head_was_open and not self._ended:
-            if self._body_seen:
+            if self._fed_body:
                 self._framing = 0
             else:
                 self._framing += len(data)
@@ -244,17 +251,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.cycle.keep_alive = False  # answered, then closed: see data_received
 
     def _check_head(self) -> None:
+        """Refuse the head before the app sees it; count what it took of the current feed."""
         version = self.parser.get_http_version()
         if version != "1.1" and version != "1.0":
             raise _Refused(_answer(505, "HTTP version not supported"))
         hosts = 0
+        size = len(self.parser.get_method()) + len(self.url) + 14  # as in _head_size
         for name, value in self.headers:
+            size += len(name) + len(value) + 4
             if name == b"host":
                 hosts += 1
             elif name == b"transfer-encoding" and value.strip().lower() != b"chunked":
                 raise _Refused(_answer(400, "only Transfer-Encoding: chunked is supported"))
-        if max(self._head_bytes, self._head_size()) > self.max_head:
+        if max(self._head_bytes, size) > self.max_head:
             raise _Refused(_answer(431, "request header fields too large"))
+        self._fed_other += max(0, size - self._head_bytes)  # its part in the current feed
         if hosts > 1 or (hosts == 0 and version == "1.1"):
             raise _Refused(_answer(400, "exactly one Host header is required"))
 
@@ -267,8 +278,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         """Note that body bytes came (what else came is framing)."""
-        self._body_seen = True
+        self._fed_body += len(body)
         super().on_body(body)
+
+    def on_chunk_header(self) -> None:
+        """A chunk's size line and its CRLF: at least 5 bytes of framing."""
+        self._fed_other += 5
 
     def on_message_complete(self) -> None:
         """A request ended: what comes next is a request head."""
