@@ -32,7 +32,7 @@ def bound_socket(host: str = "127.0.0.1") -> socket.socket:
 def live_server(services: Services, sock: socket.socket) -> Iterator[str]:
     """Run create_app(services) under uvicorn in a thread; yields its base URL."""
     app = create_app(services=services)
-    # The production server setup (h11 with header limits and timeouts), as `imagine serve`.
+    # The production server setup (httptools with header limits and timeouts), as `imagine serve`.
     config = server_config(app, services.settings, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
