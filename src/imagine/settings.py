@@ -97,8 +97,8 @@ class Settings(BaseSettings):
     max_uploads_per_account: int = Field(
         default=8,
         ge=1,
-        description="Request bodies one account may be sending at once; more get 429 before"
-        " their body is read.",
+        description="Uploads (request bodies over 64 KiB, or chunked) one account may be"
+        " sending at once; more get 429 before their body is read.",
     )
     metrics_token: SecretStr | None = Field(
         default=None,

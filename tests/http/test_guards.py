@@ -50,7 +50,9 @@ async def test_a_stalled_body_gets_408_and_the_connection_closes(api: Api) -> No
     writer.close()
 
 
-@pytest.mark.parametrize("settings_overrides", [{"max_uploads_per_account": 2}])
+@pytest.mark.parametrize(
+    "settings_overrides", [{"max_uploads_per_account": 2, "body_timeout": 2.0}]
+)
 async def test_one_account_cannot_hold_many_uploads(api: Api) -> None:
     key = await api.account()
     other = await api.account("other@example.com")
@@ -68,19 +70,26 @@ async def test_one_account_cannot_hold_many_uploads(api: Api) -> None:
     assert (status, json.loads(body)) == (429, {"errors": [{"msg": "Rate limit exceeded"}]})
     assert headers["retry-after"] == "1"
     writer.close()
+    # A small body is not an upload: the same account's JSON requests still pass.
+    r = await api.client.post(
+        "/api/v1/fetch", json={"task_id": "x"}, headers={"Authorization": key}
+    )
+    assert r.status_code == 404
     # Another account is not affected.
     r = await api.client.post(
         "/api/v1/fetch", json={"task_id": "x"}, headers={"Authorization": other}
     )
     assert r.status_code == 404
-    # Once an upload ends (the client leaves), the account may send again.
+    # Once an upload ends (the client leaves), the account may upload again.
     for _, w in stalled:
         w.close()
     await asyncio.sleep(0.3)
-    r = await api.client.post(
-        "/api/v1/fetch", json={"task_id": "x"}, headers={"Authorization": key}
-    )
-    assert r.status_code == 404
+    reader, writer = await _open(api)
+    writer.write(_head(key, 100_000) + b"{")
+    await writer.drain()
+    status, _, _ = await _answer(reader)  # the body stalls: 408, not 429
+    assert status == 408
+    writer.close()
 
 
 async def test_api_answers_are_not_cached_or_sniffed(api: Api) -> None:

@@ -38,8 +38,9 @@ def contract_shape(error: ImagineError, _path: str) -> dict[str, Any]:
 class AuthGateMiddleware:
     """Resolves the key of every request under `prefixes`; stores the account in the scope.
 
-    It also counts each account's bodies being received: beyond `max_uploads` at once the
-    request gets 429 before its body is read, so one key cannot hold many slow uploads.
+    It also counts each account's uploads being received (bodies over SMALL_BODY, or
+    chunked): beyond `max_uploads` at once the request gets 429 before its body is read, so
+    one key cannot hold many slow uploads.
     """
 
     def __init__(
@@ -81,7 +82,7 @@ class AuthGateMiddleware:
             await _refuse(send, 401, self.shape(Unauthorized(), path), [])
             return
         scope.setdefault("state", {})[ACCOUNT_SCOPE_KEY] = account
-        if not _has_body(scope):
+        if not _is_upload(scope):
             await self.app(scope, receive, send)
             return
         if self._uploads.get(account.id, 0) >= self.max_uploads:
@@ -117,10 +118,17 @@ class AuthGateMiddleware:
             done()
 
 
-def _has_body(scope: Scope) -> bool:
+# A body up to this size is not an upload: it costs little memory, the body deadline bounds
+# its time, and under load (a backlog before the app reads it) counting it would refuse a
+# plan's legitimate concurrency of small JSON requests.
+SMALL_BODY = 64 * 1024
+
+
+def _is_upload(scope: Scope) -> bool:
+    """A body larger than SMALL_BODY, or of unknown length (chunked)."""
     for name, value in scope.get("headers") or []:
         if name == b"content-length":
-            return bool(value != b"0")
+            return not value.isdigit() or int(value) > SMALL_BODY
         if name == b"transfer-encoding":
             return True
     return False
