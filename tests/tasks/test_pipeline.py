@@ -30,6 +30,7 @@ from imagine.language import LanguageChecker
 from imagine.metrics import Metrics
 from imagine.storage.store import MemoryStore
 from imagine.tasks import repository as tasks_repo
+from imagine.tasks.input_gate import InputGate
 from imagine.tasks.pipeline import EditLimits, EditPipeline
 from imagine.tasks.schemas import ImagineRequest
 from imagine.webhooks.signal import OutboxSignal
@@ -102,6 +103,7 @@ async def harness(
             limiter=LocalInFlightLimiter(),
             language=language_checker,
             decode_slots=anyio.CapacityLimiter(1),
+            input_gate=InputGate(4, 5.0),
             metrics=Metrics(),
             outbox=OutboxSignal(),
             limits=EditLimits(
