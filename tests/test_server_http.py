@@ -17,15 +17,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from imagine.app import create_app
-from imagine.db.engine import create_engine
-from imagine.db.migrate import upgrade
 from imagine.language import LanguageChecker
 from imagine.server import server_config
-from imagine.services import build_services
 from imagine.settings import Settings
 from tests.support import bound_socket
-from tests.test_server_limits import _read_all, _serve
+from tests.test_server_limits import _read_all, _serve, production_server, raw_connection
 
 HEADER_TIMEOUT = 0.5
 MAX_HEAD = 2048
@@ -36,27 +32,14 @@ async def server(
     tmp_path: Path, language_checker: LanguageChecker
 ) -> AsyncIterator[tuple[str, int]]:
     """The real app under the production configuration, with a small head limit."""
-    sock = bound_socket()
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        header_timeout=HEADER_TIMEOUT,
-        max_header_bytes=MAX_HEAD,
-        sweep_interval=3600.0,
-        log_level="WARNING",
-    )
-    engine = create_engine(settings.resolved_database_url())
-    await upgrade(engine)
-    await engine.dispose()
-    services = build_services(settings, language=language_checker)
-    with _serve(server_config(create_app(services=services), settings), sock) as address:
+    async with production_server(tmp_path, language_checker, max_header_bytes=MAX_HEAD) as address:
         yield address
 
 
 @pytest.fixture
 def conn(server: tuple[str, int]) -> Iterator[socket.socket]:
     """A raw TCP connection to the server."""
-    with socket.create_connection(server, timeout=5) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with raw_connection(server) as sock:
         yield sock
 
 

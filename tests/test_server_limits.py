@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,17 +43,19 @@ def _serve(config: uvicorn.Config, sock: socket.socket) -> Iterator[tuple[str, i
         thread.join(timeout=15)
 
 
-@pytest.fixture
-async def server(
-    tmp_path: Path, language_checker: LanguageChecker
+@asynccontextmanager
+async def production_server(
+    tmp_path: Path, language_checker: LanguageChecker, **overrides: object
 ) -> AsyncIterator[tuple[str, int]]:
-    """The real app under the production uvicorn configuration, with a short head timeout."""
+    """The real app under the production uvicorn configuration (`server_config`), with a
+    short head timeout and `overrides`, on a loopback port."""
     sock = bound_socket()
     settings = Settings(
         data_dir=tmp_path / "data",
         header_timeout=HEADER_TIMEOUT,
         sweep_interval=3600.0,
         log_level="WARNING",
+        **overrides,
     )
     engine = create_engine(settings.resolved_database_url())
     await upgrade(engine)
@@ -65,11 +67,27 @@ async def server(
         yield address
 
 
+@contextmanager
+def raw_connection(address: tuple[str, int]) -> Iterator[socket.socket]:
+    """A raw TCP connection to the server, without Nagle delays."""
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        yield sock
+
+
+@pytest.fixture
+async def server(
+    tmp_path: Path, language_checker: LanguageChecker
+) -> AsyncIterator[tuple[str, int]]:
+    """The real app under the production uvicorn configuration, with a short head timeout."""
+    async with production_server(tmp_path, language_checker) as address:
+        yield address
+
+
 @pytest.fixture
 def conn(server: tuple[str, int]) -> Iterator[socket.socket]:
     """A raw TCP connection to the server."""
-    with socket.create_connection(server, timeout=5) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with raw_connection(server) as sock:
         yield sock
 
 

@@ -21,6 +21,7 @@ from httpcore._backends.auto import AutoBackend
 from imagine.fetch.addresses import BadHost, IPAddress, parse_host
 from imagine.fetch.policy import AddressPolicy, DestinationRefused
 from imagine.fetch.resolver import ResolveFailed, Resolver
+from imagine.semaphores import release_once
 
 log = structlog.get_logger(__name__)
 
@@ -171,6 +172,10 @@ class _CappedStream(httpx.AsyncByteStream):
             self._on_close()  # the connection is back in the pool
 
 
+def _nothing() -> None:
+    """No slot taken yet: nothing to give back."""
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """http(s) only, through the guarded backend, with a body cap and a total deadline.
 
@@ -210,19 +215,11 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         deadline = min(float(request.extensions.get("deadline", self._deadline)), self._deadline)
         limit = min(int(request.extensions.get("max_bytes", self._max_bytes)), self._max_bytes)
         expires = time.monotonic() + deadline
-        turns = self._turns
-        held = False
-
-        def give_back() -> None:
-            nonlocal held
-            if held:
-                held = False
-                turns.release()
-
+        give_back: Callable[[], None] = _nothing
         try:
             with anyio.fail_after(deadline):
-                await turns.acquire()
-                held = True
+                await self._turns.acquire()
+                give_back = release_once(self._turns)
                 response = await super().handle_async_request(request)
         except TimeoutError as exc:
             give_back()

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 import anyio
 
 from imagine.errors import ServiceBusy
+from imagine.semaphores import release_once
 
 
 class InputGate:
@@ -37,14 +38,7 @@ class InputGate:
             await slots.acquire()
         if waited.cancelled_caught:
             raise ServiceBusy("Too many edits uploading inputs, retry shortly")
-        held = True
-
-        def release() -> None:
-            nonlocal held
-            if held:
-                held = False
-                slots.release()
-
+        release = release_once(slots)
         try:
             yield release
         finally:
