@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import io
 from collections.abc import AsyncIterator, Iterator
 
@@ -192,6 +193,38 @@ async def test_slow_task_hits_the_deadline(fake, http, ftime) -> None:
     assert not isinstance(caught.value, SubmitTimeout)  # accepted: final, never failed over
     assert caught.value.status == 504
     assert 119.0 <= sum(ftime.sleeps) <= 121.0
+
+
+async def test_a_polling_edit_keeps_no_copy_of_its_upload(fake, http, ftime) -> None:
+    """While it waits on the provider, an edit holds no encoded upload: a held edit costs
+    kilobytes, not its input's size (no live request object still carries the body)."""
+    fake.pending_polls = 3
+    carried: list[int] = []
+
+    def largest_live_body() -> int:
+        """The largest copy of the upload (encoded JSON or its base64) anything still holds."""
+        gc.collect()
+        sizes = [0]
+        for holder in gc.get_objects():
+            for value in gc.get_referents(holder):
+                upload_json = isinstance(value, bytes) and b'"input_image"' in value[:4096]
+                upload_b64 = isinstance(value, str) and value.startswith(("iVBORw0KGgo", "/9j/"))
+                if upload_json or upload_b64:
+                    sizes.append(len(value))
+        return max(sizes)
+
+    async def sleep(seconds: float) -> None:
+        carried.append(largest_live_body())
+        await ftime.sleep(seconds)
+
+    client = UpstreamClient(
+        "bfl", http, HostPolicy(fake.base_url), {"x-key": SECRET}, ftime.clock, sleep
+    )
+    bfl = BflEngine(client, fake.base_url, "flux-kontext-max", [Limiter(6)], 120.0)
+    result = await bfl.edit(input_image(), "make it red", OPTIONS)
+    assert result.engine == "bfl"
+    assert len(fake.bodies[0]["input_image"]) > 20_000  # the upload was that large
+    assert len(carried) == 3 and max(carried) < 2_000, carried
 
 
 async def test_result_download_5xx_is_retried(fake, http, ftime) -> None:

@@ -145,7 +145,7 @@ class _CappedStream(httpx.AsyncByteStream):
         self._inner = inner
         self._limit = limit
         self._expires = expires
-        self._request = request
+        self._request: httpx.Request | None = request  # for errors while reading only
         self._on_close = on_close
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -166,10 +166,17 @@ class _CappedStream(httpx.AsyncByteStream):
             yield chunk
 
     async def aclose(self) -> None:
+        # The response keeps its stream after reading; the request (here, and under the
+        # inner stream, in httpcore's pool request) would keep its body, an upload, alive
+        # for as long as the caller keeps the response.
+        inner, self._inner, self._request = self._inner, _CLOSED, None
         try:
-            await self._inner.aclose()
+            await inner.aclose()
         finally:
             self._on_close()  # the connection is back in the pool
+
+
+_CLOSED = httpx.ByteStream(b"")  # what a closed _CappedStream reads from
 
 
 def _nothing() -> None:
