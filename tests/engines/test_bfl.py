@@ -74,6 +74,7 @@ def engine(
     ftime: FakeTime,
     limiters: list[Limiter] | None = None,
     queue_timeout: float = 30.0,
+    deadline: float = 120.0,
 ) -> BflEngine:
     client = UpstreamClient(
         "bfl", http, HostPolicy(fake.base_url), {"x-key": SECRET}, ftime.clock, ftime.sleep
@@ -83,7 +84,7 @@ def engine(
         fake.base_url,
         "flux-kontext-max",
         limiters or [Limiter(6)],
-        120.0,
+        deadline,
         safety_tolerance=6,
         queue_timeout=queue_timeout,
     )
@@ -128,6 +129,27 @@ async def test_error_and_malformed_answers_fail(fake, http, ftime, outcome) -> N
     with pytest.raises(UpstreamFailed) as caught:
         await engine(fake, http, ftime).edit(input_image(), "p", OPTIONS)
     assert caught.value.status == 502
+
+
+async def test_polls_follow_how_long_recent_tasks_took(fake, http, ftime) -> None:
+    """After three tasks, the next waits until about when they finished before polling, then
+    polls briskly; moderated tasks end early and are not counted."""
+    bfl = engine(fake, http, ftime)
+    fake.outcome = "request_moderated"
+    for _ in range(3):
+        with pytest.raises(ContentPolicyViolation):
+            await bfl.edit(input_image(), "p", OPTIONS)
+    fake.outcome = "ready"
+    fake.pending_polls = 2
+    for _ in range(3):
+        ftime.sleeps.clear()
+        await bfl.edit(input_image(), "p", OPTIONS)
+        assert ftime.sleeps == [0.5, 0.75]  # no history yet: at once, then backing off
+    ftime.sleeps.clear()
+    fake.requests.clear()
+    await bfl.edit(input_image(), "p", OPTIONS)
+    assert ftime.sleeps == [pytest.approx(0.9 * 1.25), 0.5, 0.5]
+    assert [m for m, _ in fake.requests] == ["POST", "GET", "GET", "GET", "GET"]
 
 
 async def test_id_without_polling_url_polls_get_result(fake, http, ftime) -> None:
@@ -271,7 +293,9 @@ async def test_foreign_urls_are_refused_and_never_fetched(
 
 
 async def test_cap_is_never_exceeded(fake, http, ftime) -> None:
-    bfl = engine(fake, http, ftime, limiters=[Limiter(6)])
+    # FakeTime's clock moves by every task's sleeps: 14 tasks that each wait the usual
+    # duration before polling (the poll schedule) add up to far more than 120 s.
+    bfl = engine(fake, http, ftime, limiters=[Limiter(6)], deadline=3600.0)
     fake.pending_polls = 3
     results = await asyncio.gather(*(bfl.edit(input_image(), "p", OPTIONS) for _ in range(14)))
     assert len(results) == 14 and fake.submits == 14
@@ -279,7 +303,7 @@ async def test_cap_is_never_exceeded(fake, http, ftime) -> None:
 
 
 async def test_fake_counts_overload_without_the_limiter(fake, http, ftime) -> None:
-    bfl = engine(fake, http, ftime, limiters=[Limiter(24)])
+    bfl = engine(fake, http, ftime, limiters=[Limiter(24)], deadline=3600.0)  # as above
     fake.pending_polls = 3
     await asyncio.gather(*(bfl.edit(input_image(), "p", OPTIONS) for _ in range(14)))
     assert fake.over_cap > 0  # the fake really enforces the cap; 429s were waited out

@@ -14,7 +14,8 @@ from PIL import Image
 from imagine.engines.base import EditOptions, EditResult, Receipt
 from imagine.engines.limiter import SlotLimiter, hold_all
 from imagine.engines.payload import decode_result, fit, validate_result_bytes
-from imagine.engines.upstream import Deadline, UpstreamClient, backoff
+from imagine.engines.poll_schedule import PollSchedule, TaskDurations
+from imagine.engines.upstream import Deadline, UpstreamClient
 from imagine.errors import ImagineError, UpstreamFailed, UpstreamTimeout
 
 log = structlog.get_logger(__name__)
@@ -120,6 +121,8 @@ class HostedEngine(ABC):
         # Every provider allows at most 2 when an input image is sent (BFL's own rule).
         self.safety_tolerance = min(safety_tolerance, 2)
         self.queue_timeout = queue_timeout
+        # How long this engine's recent tasks took: each task's polls are planned by it.
+        self.durations = TaskDurations()
 
     def rejected(self, response: httpx.Response) -> UpstreamFailed:
         """The error for a request the provider refused as invalid (a 4xx); the provider's
@@ -204,7 +207,7 @@ class HostedEngine(ABC):
         first: dict[str, Any] | None = None,
         cancel: tuple[str, object] | None = None,
     ) -> str:
-        """Poll `url` with capped backoff until `step` returns a value or raises.
+        """Poll `url` on a `PollSchedule` until `step` returns a value or raises.
 
         On the deadline, a provider that offers it (`cancel`: method and URL) is asked to
         cancel the task, so it stops running (and billing) for a result nobody will get.
@@ -229,12 +232,19 @@ class HostedEngine(ABC):
         self, url: str, deadline: Deadline, step: Step, first: dict[str, Any] | None
     ) -> str:
         self.upstream.hosts.check(url)
-        delay = backoff()
+        clock = self.upstream.clock
+        accepted = clock.now()
+        schedule = PollSchedule(self.durations)
         body = first
+        if body is None and (wait := schedule.before_first_poll()):
+            await self.upstream.sleep(min(wait, deadline.remaining()))
         while True:
             if body is not None:
+                elapsed = (clock.now() - accepted).total_seconds()
                 outcome = step(body)
                 if outcome is not None:
+                    self.durations.record(elapsed)
                     return outcome
-                await self.upstream.sleep(min(delay(), max(deadline.remaining(), 0.0)))
+                delay = schedule.next_delay(elapsed)
+                await self.upstream.sleep(min(delay, deadline.remaining()))
             body = await self.upstream.get_json(url, deadline)
