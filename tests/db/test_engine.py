@@ -1,15 +1,17 @@
-"""The SQLite engines: reads run on the event loop (no thread hop), writes on aiosqlite's
-thread, and both see the same file."""
+"""The SQLite engines: statements run on the event loop (no thread hop), a write's COMMIT
+and a BEGIN that must wait on aiosqlite's thread, and both engines see the same file."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.engine.interfaces import AdaptedConnection
 from sqlalchemy.exc import OperationalError
 
 from imagine.db.busy import database_busy
@@ -17,39 +19,88 @@ from imagine.db.engine import PoolLimits, create_engine, read_session_factory, s
 from imagine.errors import ServiceBusy
 
 
-async def test_inline_reads_run_on_the_loop_thread_and_writes_do_not(tmp_path: Path) -> None:
+async def test_statements_run_on_the_loop_thread_and_commits_do_not(tmp_path: Path) -> None:
+    """Reads run on the event loop; so do a write transaction's statements (it holds the
+    write lock for one hand-off); its COMMIT, which syncs the WAL, runs on the thread."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
     writes, reads = create_engine(url), create_engine(url, inline=True)
     loop_thread = threading.get_ident()
-    sql_threads: list[int] = []
+    ran: list[tuple[str, bool]] = []  # (statement, on the loop thread)
+
+    def trace(sql: str) -> None:
+        ran.append((sql.split()[0].upper(), threading.get_ident() == loop_thread))
+
     try:
         for engine in (writes, reads):
-            # A SQL function records the thread each statement actually runs on.
+            # SQLite reports each statement it runs, on the thread that runs it.
             @event.listens_for(engine.sync_engine, "connect")
-            def _fn(dbapi_conn: object, _record: object) -> None:
-                dbapi_conn.create_function(  # type: ignore[attr-defined]
-                    "whereami", 0, lambda: sql_threads.append(threading.get_ident()) or 0
-                )
+            def _trace(dbapi_conn: AdaptedConnection, _record: object) -> None:
+                dbapi_conn.run_async(lambda conn: conn.set_trace_callback(trace))
 
         async with session_factory(writes).begin() as session:
             await session.execute(text("CREATE TABLE t (v INTEGER)"))
             await session.execute(text("INSERT INTO t VALUES (1)"))
+        ran.clear()
 
         async with read_session_factory(reads)() as session:
-            value = await session.execute(text("SELECT v, whereami() FROM t"))
-            assert value.one()[0] == 1
-        assert sql_threads == [loop_thread]
+            assert (await session.execute(text("SELECT v FROM t"))).scalar_one() == 1
+        assert ran == [("SELECT", True)]
 
-        sql_threads.clear()
+        ran.clear()
         async with session_factory(writes).begin() as session:
-            await session.execute(text("UPDATE t SET v = 2 WHERE whereami() = 0"))
-        assert sql_threads and loop_thread not in sql_threads
+            await session.execute(text("UPDATE t SET v = 2"))
+            await session.execute(text("INSERT INTO t VALUES (5)"))
+        assert ran == [("BEGIN", True), ("UPDATE", True), ("INSERT", True), ("COMMIT", False)]
 
         async with read_session_factory(reads)() as session:
-            assert (await session.execute(text("SELECT v FROM t"))).scalar_one() == 2
+            values = (await session.execute(text("SELECT v FROM t ORDER BY v"))).scalars()
+            assert list(values) == [2, 5]
     finally:
         await writes.dispose()
         await reads.dispose()
+
+
+async def test_a_begin_that_waits_for_another_process_leaves_the_loop_free(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", PoolLimits(lock_timeout=10))
+    sessions = session_factory(engine)
+    try:
+        async with sessions.begin() as session:
+            await session.execute(text("CREATE TABLE t (i INTEGER)"))
+        other = sqlite3.connect(path, isolation_level=None)  # e.g. a separate worker process
+        other.execute("BEGIN IMMEDIATE")
+        ticks = 0
+
+        async def write() -> None:
+            async with sessions.begin() as session:
+                await session.execute(text("INSERT INTO t VALUES (1)"))
+
+        async def tick() -> None:
+            nonlocal ticks
+            for _ in range(30):
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        writer = asyncio.create_task(write())
+        started = time.monotonic()
+        await tick()  # ~0.3 s while the writer waits for the lock on its thread
+        assert time.monotonic() - started < 3.0  # the loop was never held for the wait
+        assert not writer.done()
+        other.execute("ROLLBACK")
+        other.close()
+        await asyncio.wait_for(writer, 5)
+        assert ticks == 30
+        async with sessions() as session:
+            assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
+        # The busy timeout is back to zero: the next write's BEGIN runs on the loop again.
+        async with sessions.begin() as session:
+            await session.execute(text("INSERT INTO t VALUES (2)"))
+            busy = (await session.execute(text("PRAGMA busy_timeout"))).scalar_one()
+        assert busy == 0
+    finally:
+        await engine.dispose()
 
 
 async def test_an_inline_read_is_not_blocked_by_a_writer(tmp_path: Path) -> None:

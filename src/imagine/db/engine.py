@@ -74,11 +74,17 @@ def create_engine(url: str, pool: PoolLimits | None = None, *, inline: bool = Fa
         creator = connector(
             parsed.database or "",
             inline=inline,
+            write_wait_ms=int(limits.lock_timeout * 1000),
             timeout=_READ_BUSY_S if inline else limits.lock_timeout,
             check_same_thread=False,
         )
         engine = create_async_engine(url, async_creator=creator, **sizing)
-    busy_ms = int((_READ_BUSY_S if inline else limits.lock_timeout) * 1000)
+    if inline:
+        busy_ms = int(_READ_BUSY_S * 1000)
+    elif memory:
+        busy_ms = int(limits.lock_timeout * 1000)
+    else:
+        busy_ms = 0  # statements run on the loop; a BEGIN that must wait moves to the thread
     turns = None
     if not inline and not memory:
         turns = WriteTurns(timeout=limits.lock_timeout)
