@@ -62,6 +62,12 @@ def test_varied_durations_start_from_the_quickest() -> None:
         assert 0.0 <= seen - ready_at <= 1.0
 
 
+def test_a_provider_that_answers_at_once_is_polled_at_once() -> None:
+    schedule = PollSchedule(history(0.01, 0.02, 0.01))
+    assert schedule.before_first_poll() == pytest.approx(0.009)
+    assert schedule.next_delay(0.01) == 0.5
+
+
 def test_only_the_recent_window_counts() -> None:
     durations = TaskDurations(window=4)
     for value in (60.0, 60.0, 60.0, 60.0, 2.0, 2.0, 2.0, 2.0):

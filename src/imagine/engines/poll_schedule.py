@@ -7,7 +7,7 @@ Tasks of one model on one provider take similar times, so each engine remembers 
 its recent tasks took (`TaskDurations`) and a task's `PollSchedule`:
 
 - sleeps in one go until just before the quickest recent tasks finished (90 % of the 10th
-  percentile),
+  percentile; no sleep at all where tasks are ready at once),
 - then polls every 0.5–1 s (a tenth of the median) until three times the median, so a
   result is seen at most a second after it is ready,
 - then, for a task running far longer than usual (queued at the provider), backs off
@@ -63,7 +63,7 @@ class PollSchedule:
         (a provider may answer at once), else until the quickest recent tasks finished."""
         if self._early is None:
             return 0.0
-        return self.next_delay(0.0)
+        return 0.9 * self._early  # ~0 for a provider that answers at once
 
     def next_delay(self, elapsed: float) -> float:
         """Seconds to sleep before the next poll, `elapsed` seconds after acceptance."""
