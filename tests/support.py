@@ -6,7 +6,7 @@ import asyncio
 import io
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,9 +29,11 @@ def bound_socket(host: str = "127.0.0.1") -> socket.socket:
 
 
 @contextmanager
-def live_server(services: Services, sock: socket.socket) -> Iterator[str]:
+def live_server(
+    services: Services, sock: socket.socket, on_started: Callable[[], None] | None = None
+) -> Iterator[str]:
     """Run create_app(services) under uvicorn in a thread; yields its base URL."""
-    app = create_app(services=services)
+    app = create_app(services=services, on_started=on_started)
     # The production server setup (httptools with header limits and timeouts), as `imagine serve`.
     config = server_config(app, services.settings, log_level="warning", access_log=False)
     server = uvicorn.Server(config)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import anyio
 import anyio.to_thread
@@ -43,8 +43,14 @@ from imagine.tasks.routes import router as tasks_router
 from imagine.uploads.routes import router as uploads_router
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
-    """Build the ASGI app; pass `services` to inject fakes (clock, store, client)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    on_started: Callable[[], None] | None = None,
+) -> FastAPI:
+    """Build the ASGI app; pass `services` to inject fakes (clock, store, client), and
+    `on_started` for what the serving process does once start-up is complete."""
     settings = settings or (services.settings if services else Settings())
     svc = services or build_services(settings)
     # Async edits (Prefer: respond-async) run here, owned by the lifespan, not the request.
@@ -63,6 +69,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 tg.start_soon(run_background, svc)
             try:
                 async with background.serving():
+                    if on_started is not None:
+                        on_started()
                     yield
             finally:
                 tg.cancel_scope.cancel()

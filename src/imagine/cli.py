@@ -134,9 +134,11 @@ def serve(
         )
     console.print(f"imagine listening on {settings.resolved_public_url()}")
     from imagine.app import create_app
+    from imagine.heap import settle_heap
     from imagine.server import server_config
 
-    uvicorn.Server(server_config(create_app(settings), settings)).run()
+    app = create_app(settings, on_started=settle_heap)
+    uvicorn.Server(server_config(app, settings)).run()
 
 
 def _cli_name() -> str:

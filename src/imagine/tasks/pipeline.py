@@ -92,6 +92,21 @@ class EditLimits:
     reject_non_english: bool
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What the task's row needs of an `EditResult` once its image is stored."""
+
+    engine: str
+    applied: list[str]
+    nothing_applied: bool
+    upstream_cost: float | None
+
+    @classmethod
+    def of(cls, result: EditResult) -> Outcome:
+        """The result's bookkeeping, without its image."""
+        return cls(result.engine, result.applied, result.nothing_applied, result.upstream_cost)
+
+
 class EditPipeline:
     """Runs one edit from a request body to a stored, charged output."""
 
@@ -411,17 +426,19 @@ class EditPipeline:
             await progress.reach(ENGINE_DONE)
         name = new_object_name("png" if req.output_format == "png" else "jpg")
         all_warnings = warnings + result.warnings
+        outcome = Outcome.of(result)
+        del result  # from here on only `encoded` holds the image, and only until it is stored
+        size = len(encoded)
         # Storing and committing are one short step that a cancellation (client gone,
         # shutdown) waits for: cut half-way, a committed task could lose its file, or a
         # stored file its row.
         with anyio.CancelScope(shield=True):
             await self.store.put(name, encoded)
+            del encoded  # the commit may wait its turn: it holds no image meanwhile
             if progress is not None:
                 await progress.reach(STORED)
             try:
-                await self._finish(
-                    account_id, task_id, req, name, len(encoded), all_warnings, result
-                )
+                await self._finish(account_id, task_id, req, name, size, all_warnings, outcome)
             except BaseException:
                 # No output row was committed: do not leave the bytes behind for nobody
                 # to sweep.
@@ -432,10 +449,10 @@ class EditPipeline:
         return Finished(
             task_id=task_id,
             image_url=output_url(self.public_url, name),
-            credits_used=0 if result.nothing_applied else req.model.price,
+            credits_used=0 if outcome.nothing_applied else req.model.price,
             warnings=all_warnings,
-            engine=result.engine,
-            applied=result.applied,
+            engine=outcome.engine,
+            applied=outcome.applied,
         )
 
     async def _generate(
@@ -483,7 +500,7 @@ class EditPipeline:
         name: str,
         size: int,
         warnings: list[str],
-        result: EditResult,
+        result: Outcome,
     ) -> None:
         """Output row, task finished, charge committed, webhook queued: one transaction."""
         now = self.clock.now()
