@@ -12,9 +12,10 @@ import os
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from imagine import admin
 from imagine.accounts import keys
@@ -22,7 +23,7 @@ from imagine.accounts import repository as accounts_repo
 from imagine.clock import SystemClock
 from imagine.db.engine import create_engine, read_session_factory, session_factory
 from imagine.db.migrate import upgrade
-from imagine.db.schema import Account, ApiKey, Task
+from imagine.db.schema import Account, ApiKey, LedgerEntry, Task
 
 
 async def _cpu_ms(work: Callable[[], Awaitable[object]], n: int) -> float:
@@ -35,7 +36,8 @@ async def _cpu_ms(work: Callable[[], Awaitable[object]], n: int) -> float:
 
 
 async def measure(url: str, n: int) -> dict[str, float]:
-    """ORM and Core variants of the auth lookup and the task read."""
+    """ORM and Core variants of the hot writes (ledger line, balance update), the auth
+    lookup and the task read."""
     engine = create_engine(url)
     await upgrade(engine)
     sessions = session_factory(engine)
@@ -70,8 +72,69 @@ async def measure(url: str, n: int) -> dict[str, float]:
             )
             return row.first()
 
+    account_id = (await auth_orm()).id  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+
+    # Writes: one transaction of 20 statements each, so BEGIN/COMMIT weigh little.
+    async def ledger_orm() -> object:
+        async with sessions.begin() as session:
+            for _ in range(20):
+                session.add(
+                    LedgerEntry(
+                        account_id=account_id,
+                        kind="bench",
+                        amount=0,
+                        balance_after=0,
+                        created_at=now,
+                    )
+                )
+                await session.flush()
+        return None
+
+    async def ledger_core() -> object:
+        async with sessions.begin() as session:
+            for _ in range(20):
+                await session.execute(
+                    insert(LedgerEntry.__table__).values(  # type: ignore[arg-type]
+                        account_id=account_id,
+                        kind="bench",
+                        amount=0,
+                        balance_after=0,
+                        created_at=now,
+                    )
+                )
+        return None
+
+    async def reserve_orm() -> object:
+        async with sessions.begin() as session:
+            for _ in range(20):
+                await session.execute(
+                    update(Account)
+                    .where(Account.id == account_id)
+                    .values(credits=Account.credits + 0)
+                    .returning(Account.credits)
+                )
+        return None
+
+    async def reserve_core() -> object:
+        table = Account.__table__
+        async with sessions.begin() as session:
+            for _ in range(20):
+                await session.execute(
+                    update(table)
+                    .where(table.c.id == account_id)  # type: ignore[arg-type]
+                    .values(credits=table.c.credits + 0)
+                    .returning(table.c.credits)
+                )
+        return None
+
     try:
+        writes = max(n // 20, 10)
         return {
+            "ledger line, ORM add + flush": await _cpu_ms(ledger_orm, writes) / 20,
+            "ledger line, Core INSERT": await _cpu_ms(ledger_core, writes) / 20,
+            "balance UPDATE..RETURNING, ORM": await _cpu_ms(reserve_orm, writes) / 20,
+            "balance UPDATE..RETURNING, Core": await _cpu_ms(reserve_core, writes) / 20,
             "auth lookup, ORM session": await _cpu_ms(auth_orm, n),
             "auth lookup, Core connection": await _cpu_ms(auth_core, n),
             "task by id, ORM session.get": await _cpu_ms(task_orm, n),

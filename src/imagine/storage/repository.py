@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imagine.db.schema import Output
@@ -20,9 +21,9 @@ async def add_output(
     now: datetime,
     expires_at: datetime,
 ) -> None:
-    """Record a stored output."""
-    session.add(
-        Output(
+    """Record a stored output (a Core INSERT: no ORM object to track and flush)."""
+    await session.execute(
+        insert(cast(Table, Output.__table__)).values(
             name=name,
             task_id=task_id,
             content_type=content_type,
@@ -31,7 +32,6 @@ async def add_output(
             expires_at=expires_at,
         )
     )
-    await session.flush()
 
 
 async def get_output(session: AsyncSession, name: str) -> Output | None:
