@@ -22,6 +22,7 @@ from imagine.clock import FakeClock
 from imagine.db.engine import create_engine, session_factory
 from imagine.db.migrate import upgrade
 from imagine.db.schema import Base
+from imagine.engines.upstream import Sleep
 from imagine.language import LanguageChecker
 from imagine.services import Services, build_services
 from imagine.settings import Settings
@@ -144,6 +145,19 @@ def prepare_services() -> PrepareServices:
 
 
 @pytest.fixture
+def upstream_sleep() -> Sleep:
+    """How hosted engines wait between polls and retries (real time; a module whose tests
+    only count polls, never race them, may override it with `quick_sleep`)."""
+    return asyncio.sleep
+
+
+async def quick_sleep(seconds: float) -> None:
+    """A twentieth of each wait: a fake provider's task still takes the same polls (each
+    answer the same), without the 2.4 s of backoff before its third one."""
+    await asyncio.sleep(seconds / 20)
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     """The service's clock (a test may parametrize `clock` with a SystemClock)."""
     return FakeClock()
@@ -157,6 +171,7 @@ async def api(
     language_checker: LanguageChecker,
     settings_overrides: dict[str, Any],
     prepare_services: PrepareServices,
+    upstream_sleep: Sleep,
 ) -> AsyncIterator[Api]:
     """The real app on a loopback port, with a fake clock and a fresh database."""
     sock = bound_socket()
@@ -171,7 +186,9 @@ async def api(
     }
     values.update(settings_overrides)
     settings = Settings(**values)
-    services = build_services(settings, clock=clock, language=language_checker)
+    services = build_services(
+        settings, clock=clock, language=language_checker, sleep=upstream_sleep
+    )
     prepare_services(services)
     engine = create_engine(database_url)
     await upgrade(engine)

@@ -51,7 +51,7 @@ CAP = 3  # the provider key's in-flight cap, configured on every replica
 KEY = f"bfl-replicas-{uuid.uuid4().hex[:8]}"  # a key of its own: its own shared caps
 REQUESTS = 48
 CLIENTS = 8
-TASK_SECONDS = 0.6  # how long the provider takes per task
+TASK_SECONDS = 0.45  # how long the provider takes per task: done by the first poll (0.5 s)
 
 
 @dataclass
@@ -164,6 +164,11 @@ class Replica:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        self.launch()
+        self.wait_up()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (see `wait_up`)."""
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [*IMAGINE, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
@@ -171,6 +176,9 @@ class Replica:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+
+    def wait_up(self) -> None:
+        """Block until /healthz answers (fails if the process ends first)."""
 
         def up() -> bool:
             try:
@@ -218,7 +226,7 @@ def test_replicas_share_limits_and_reconcile_after_a_sigkill(
         IMAGINE_BFL_MAX_IN_FLIGHT=str(CAP),
         IMAGINE_UPSTREAM_QUEUE_TIMEOUT="10",
         IMAGINE_PROVIDER_SLOT_LEASE="6",  # renewed every 2 s, even on a busy CI machine
-        IMAGINE_RESERVATION_TIMEOUT="20",
+        IMAGINE_RESERVATION_TIMEOUT="15",  # above the 10 s queue wait plus a task
         IMAGINE_SWEEP_INTERVAL="1",
         IMAGINE_RUN_WORKER_IN_PROCESS="false",
         IMAGINE_WEBHOOK_POLL_INTERVAL="30",  # only LISTEN/NOTIFY makes them fast
@@ -232,8 +240,8 @@ def test_replicas_share_limits_and_reconcile_after_a_sigkill(
     workers: list[subprocess.Popen[bytes]] = []
     try:
         replicas[0].start()  # migrates the database
-        for replica in replicas[1:]:
-            replica.start()
+        for replica in replicas[1:]:  # the others start side by side, as in a deployment
+            replica.launch()
         for i in range(2):
             with (tmp_path / f"worker{i}.log").open("ab") as out:
                 workers.append(
@@ -241,6 +249,8 @@ def test_replicas_share_limits_and_reconcile_after_a_sigkill(
                         [*IMAGINE, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
                     )
                 )
+        for replica in replicas[1:]:
+            replica.wait_up()
         start_credits = 10_000
         key, account_id = asyncio.run(_account(postgres_url, start_credits))
         source = image_host.add("/in.jpg", image_bytes((512, 512)))

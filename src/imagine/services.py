@@ -6,6 +6,7 @@ the collaborators it uses by `build_pipeline` and `build_deliverer`.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from imagine.engines.registry import (
 )
 from imagine.engines.remote import build_worker_client
 from imagine.engines.shared_limiter import RedisSlotLimiter
+from imagine.engines.upstream import Sleep
 from imagine.fetch.client import OutboundClients, build_outbound_clients
 from imagine.fetch.images import ImageFetcher
 from imagine.fetch.policy import AddressPolicy
@@ -200,10 +202,12 @@ def build_services(
     store: Store | None = None,
     http: httpx.AsyncClient | None = None,
     language: LanguageChecker | None = None,
+    sleep: Sleep = asyncio.sleep,
 ) -> Services:
     """Wire the defaults; tests pass fakes for the clock, store or outbound client.
 
-    `http`, when given, serves every outbound purpose (a test's scripted transport).
+    `http`, when given, serves every outbound purpose (a test's scripted transport);
+    `sleep` is how hosted engines wait between polls and retries.
     """
     pool = PoolLimits(
         settings.db_pool_size,
@@ -277,6 +281,7 @@ def build_services(
             the_clock,
             new_limiter=provider_limiters,
             gpu_http=gpu_http,
+            sleep=sleep,
         ),
         gpu_http=gpu_http,
         limiter=limiter,

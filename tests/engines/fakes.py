@@ -25,6 +25,7 @@ from starlette.routing import Route
 from imagine.clock import FakeClock
 from imagine.fetch.client import build_outbound_clients
 from imagine.settings import Settings
+from tests.support import PromptServer
 
 SECRET = "sk-provider-SECRET-0123456789"
 LEAKY_DETAIL = "internal trace at https://internal.example/provider?token=" + SECRET
@@ -168,7 +169,7 @@ class FakeServer:
             ws="none",
             loop="asyncio",
         )
-        self._server = uvicorn.Server(config)
+        self._server = PromptServer(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
         )
@@ -188,7 +189,7 @@ class FakeServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
+        self._server.stop()
         self._thread.join(10)
         self._sock.close()
 

@@ -149,7 +149,7 @@ def tls_host() -> Iterator[tuple[str, ssl.SSLContext, list[str]]]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.socket = server_ctx.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
     thread.start()
     client_ctx = ssl.create_default_context()
     ca.configure_trust(client_ctx)

@@ -14,13 +14,21 @@ import pytest
 from PIL import Image
 
 from imagine.catalog import BUNDLED
+from imagine.engines.upstream import Sleep
 from imagine.tasks import repository as tasks_repo
-from tests.conftest import Api
+from tests.conftest import Api, quick_sleep
 from tests.engines.fake_bfl import FLUX2_COST, bfl_app
 from tests.engines.fakes import SECRET, FakeServer
 from tests.support import ImageHost, image_bytes
 
 COLOURS = [(250, 0, 0), (0, 250, 0), (0, 0, 250)]
+
+
+@pytest.fixture
+def upstream_sleep() -> Sleep:
+    """Polls a twentieth as far apart: these tests check what reaches the providers and
+    what comes back, never how long a poll waits."""
+    return quick_sleep
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,21 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.conftest import Api
+from imagine.engines.upstream import Sleep
+from tests.conftest import Api, quick_sleep
 from tests.engines.fake_bfl import bfl_app
 from tests.engines.fake_hosted import fal_app, replicate_app
 from tests.engines.fakes import SECRET, Answer, FakeServer
 from tests.support import ImageHost
 
 COLOURS = [(250, 0, 0), (0, 250, 0), (0, 0, 250)]
+
+
+@pytest.fixture
+def upstream_sleep() -> Sleep:
+    """Polls a twentieth as far apart: these tests check what reaches the providers and
+    what comes back, never how long a poll waits."""
+    return quick_sleep
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,19 @@ from PIL import Image
 
 from imagine.clock import SystemClock
 from imagine.engines.base import EditOptions, EditResult
+from imagine.engines.upstream import Sleep
 from imagine.services import Services
-from tests.conftest import Api
+from tests.conftest import Api, quick_sleep
 from tests.engines.fake_bfl import bfl_app
 from tests.engines.fakes import SECRET, Answer, FakeServer
 from tests.support import ImageHost, image_bytes
+
+
+@pytest.fixture
+def upstream_sleep() -> Sleep:
+    """Polls a twentieth as far apart: these tests check outcomes (the deadline one on the
+    system clock, whatever the polls), never how long a poll waits."""
+    return quick_sleep
 
 
 @pytest.fixture(scope="module")

@@ -115,8 +115,10 @@ def build_outbound_clients(
     network_backend: httpcore.AsyncNetworkBackend | None = None,
     verify: ssl.SSLContext | bool = True,
 ) -> OutboundClients:
-    """The production wiring: a guarded client for each purpose, from settings."""
+    """The production wiring: a guarded client for each purpose, from settings; the three
+    share one TLS context (one load of the CA bundle)."""
     limits = purpose_limits(settings)
+    verify = httpx.create_ssl_context(verify=verify, trust_env=False)
     return OutboundClients(
         **{
             purpose: build_guarded_client(

@@ -198,10 +198,13 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         limits: httpx.Limits,
         verify: ssl.SSLContext | bool = True,
     ) -> None:
-        super().__init__(verify=verify, trust_env=False, limits=limits)
+        # One context for the stock pool and its replacement: loading the CA bundle is most
+        # of what building a client costs (about 15 ms each time).
+        context = httpx.create_ssl_context(verify=verify, trust_env=False)
+        super().__init__(verify=context, trust_env=False, limits=limits)
         # Replace the stock pool by one dialling through the guard (httpx has no public hook).
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
