@@ -155,25 +155,25 @@ schema = _schema(EXAMPLES_PER_OPERATION).exclude(func=_header_only)
 header_only_schema = _schema(EXAMPLES_PER_HEADER_ONLY_OPERATION).include(func=_header_only)
 
 
+def _examples(count: int) -> hypothesis.settings:
+    """`count` reproducible examples per operation, however slow the server answers."""
+    return hypothesis.settings(
+        max_examples=count,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+    )
+
+
 @schema.parametrize()
-@hypothesis.settings(
-    max_examples=EXAMPLES_PER_OPERATION,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=True,
-)
+@_examples(EXAMPLES_PER_OPERATION)
 def test_api_conforms_to_its_openapi(case: Any, fuzzed: Fuzzed) -> None:
     """No 5xx, and every answer is one the document describes."""
     _conforms(case, fuzzed)
 
 
 @header_only_schema.parametrize()
-@hypothesis.settings(
-    max_examples=EXAMPLES_PER_HEADER_ONLY_OPERATION,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=True,
-)
+@_examples(EXAMPLES_PER_HEADER_ONLY_OPERATION)
 def test_header_only_operations_conform_to_the_openapi(case: Any, fuzzed: Fuzzed) -> None:
     """The same for the operations whose only input is a header, with fewer examples."""
     _conforms(case, fuzzed)

@@ -4,15 +4,18 @@ and a BEGIN that must wait on aiosqlite's thread, and both engines see the same 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import AdaptedConnection
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imagine.db.busy import database_busy
 from imagine.db.engine import PoolLimits, create_engine, read_session_factory, session_factory
@@ -60,17 +63,34 @@ async def test_statements_run_on_the_loop_thread_and_commits_do_not(tmp_path: Pa
         await reads.dispose()
 
 
-async def test_a_begin_that_waits_for_another_process_leaves_the_loop_free(
-    tmp_path: Path,
-) -> None:
+@contextlib.asynccontextmanager
+async def another_writer(
+    tmp_path: Path, lock_timeout: float
+) -> AsyncIterator[tuple[async_sessionmaker[AsyncSession], sqlite3.Connection]]:
+    """A file with table `t`, our sessions on it, and another process's connection (a
+    separate worker, another replica) holding the write lock."""
     path = tmp_path / "x.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}", PoolLimits(lock_timeout=10))
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", PoolLimits(lock_timeout=lock_timeout))
     sessions = session_factory(engine)
     try:
         async with sessions.begin() as session:
             await session.execute(text("CREATE TABLE t (i INTEGER)"))
-        other = sqlite3.connect(path, isolation_level=None)  # e.g. a separate worker process
+        other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
+        try:
+            yield sessions, other
+        finally:
+            if other.in_transaction:
+                other.execute("ROLLBACK")
+            other.close()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_begin_that_waits_for_another_process_leaves_the_loop_free(
+    tmp_path: Path,
+) -> None:
+    async with another_writer(tmp_path, lock_timeout=10) as (sessions, other):
         ticks = 0
 
         async def write() -> None:
@@ -89,7 +109,6 @@ async def test_a_begin_that_waits_for_another_process_leaves_the_loop_free(
         assert time.monotonic() - started < 3.0  # the loop was never held for the wait
         assert not writer.done()
         other.execute("ROLLBACK")
-        other.close()
         await asyncio.wait_for(writer, 5)
         assert ticks == 30
         async with sessions() as session:
@@ -99,8 +118,6 @@ async def test_a_begin_that_waits_for_another_process_leaves_the_loop_free(
             await session.execute(text("INSERT INTO t VALUES (2)"))
             busy = (await session.execute(text("PRAGMA busy_timeout"))).scalar_one()
         assert busy == 0
-    finally:
-        await engine.dispose()
 
 
 async def test_an_inline_read_is_not_blocked_by_a_writer(tmp_path: Path) -> None:
@@ -172,23 +189,11 @@ async def test_writers_take_turns_in_order_and_a_long_wait_is_busy(tmp_path: Pat
 
 
 async def test_another_process_holding_the_lock_is_busy_not_a_crash(tmp_path: Path) -> None:
-    path = tmp_path / "x.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}", PoolLimits(lock_timeout=0.2))
-    sessions = session_factory(engine)
-    try:
-        async with sessions.begin() as session:
-            await session.execute(text("CREATE TABLE t (i INTEGER)"))
-        other = sqlite3.connect(path, isolation_level=None)  # e.g. another replica
-        other.execute("BEGIN IMMEDIATE")
-        try:
-            with pytest.raises(OperationalError) as caught:
-                async with sessions.begin() as session:
-                    await session.execute(text("INSERT INTO t VALUES (1)"))
-            assert database_busy(caught.value)
-        finally:
-            other.execute("ROLLBACK")
-            other.close()
+    async with another_writer(tmp_path, lock_timeout=0.2) as (sessions, other):
+        with pytest.raises(OperationalError) as caught:
+            async with sessions.begin() as session:
+                await session.execute(text("INSERT INTO t VALUES (1)"))
+        assert database_busy(caught.value)
+        other.execute("ROLLBACK")
         async with sessions.begin() as session:  # the lock is free again: writes work
             await session.execute(text("INSERT INTO t VALUES (2)"))
-    finally:
-        await engine.dispose()
