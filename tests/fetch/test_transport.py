@@ -136,16 +136,9 @@ def tls_host() -> Iterator[tuple[str, ssl.SSLContext, list[str]]]:
     sni: list[str] = []
     server_ctx.sni_callback = lambda _sock, name, _ctx: sni.append(name or "")  # type: ignore[assignment,misc,unused-ignore]
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(_Replying):
         def do_GET(self) -> None:
-            body = self.headers.get("host", "").encode()
-            self.send_response(200)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: Any) -> None:
-            pass
+            self.reply(self.headers.get("host", "").encode())
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.socket = server_ctx.wrap_socket(server.socket, server_side=True)
@@ -179,7 +172,20 @@ async def test_tls_verifies_the_host_name_while_dialling_the_pinned_ip(
             await g.client.get(url)
 
 
-class _Counting(BaseHTTPRequestHandler):
+class _Replying(BaseHTTPRequestHandler):
+    """A quiet handler that answers 200 with a body."""
+
+    def reply(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+class _Counting(_Replying):
     """Answers after a moment, counting requests in progress at once."""
 
     lock = threading.Lock()
@@ -194,14 +200,7 @@ class _Counting(BaseHTTPRequestHandler):
         time.sleep(0.05)
         with cls.lock:
             cls.now -= 1
-        body = b"x" * (5000 if self.path == "/big" else 10)
-        self.send_response(200)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args: Any) -> None:
-        pass
+        self.reply(b"x" * (5000 if self.path == "/big" else 10))
 
 
 async def test_requests_queue_for_a_connection_first_come_first_served(tmp_path: Path) -> None:
